@@ -77,7 +77,7 @@ internal sealed record MountOptions
     }
 
     /// <summary>memparse of a byte count: "512M", "1g", "4096", "10k", "0x1000".</summary>
-    public static long ParseSize(string text) => ParseMemValue(text, "size", long.MaxValue);
+    public static long ParseSize(string text) => ParseMemValue(RequireValue("size", text), "size", long.MaxValue);
 
     /// <summary>shmem_default_max_blocks: half of RAM, in pages.</summary>
     public static long DefaultMaxBlocks(long budgetBytes) => budgetBytes / PageSize / 2;
@@ -295,7 +295,7 @@ internal sealed record MountOptions
             };
         }
 
-        /// <summary>A bitmap_parselist node list ("0", "0-0", "0,0", " 0", "0,") naming only node 0.</summary>
+        /// <summary>A bitmap_parselist node list ("0", "0-0", "0,0", " 0") naming only node 0.</summary>
         private static bool IsNodeZeroList(string nodes)
         {
             bool any = false;
