@@ -104,7 +104,8 @@ public sealed partial class FileSystem
         var requested = MountOptions.Parse(options, Memory.TotalBytes);
         using (EnterWrite())
         {
-            var (blocks, inodes) = MountOptions.Reconfigure(requested, sb.MaxBlocks, sb.MaxInodes, sb.UsedBlocks, sb.UsedInodes);
+            var usedInodes = (sb.UsedIspace + Superblock.BogoInodeSize - 1) / Superblock.BogoInodeSize;
+            var (blocks, inodes) = MountOptions.Reconfigure(requested, sb.MaxBlocks, sb.MaxInodes, sb.UsedBlocks, usedInodes, sb.NoSwap);
             sb.SetLimits(blocks, inodes);
         }
     }
