@@ -133,6 +133,39 @@ internal sealed unsafe class PageFrames : IDisposable
         return pfn;
     }
 
+    /// <summary>
+    /// Takes up to <paramref name="pfns"/>.Length frames under one acquisition of the
+    /// free-list lock (for a write that fills many holes); returns how many it got. The
+    /// frames are not zeroed: the caller zeroes what it does not overwrite.
+    /// </summary>
+    public int AllocateBatch(Span<int> pfns)
+    {
+        var got = 0;
+        lock (freeLock)
+        {
+            while (got < pfns.Length && freeCount > 0)
+            {
+                pfns[got++] = freeStack[--freeCount];
+            }
+
+            while (got < pfns.Length && carvedFrames < TotalFrames)
+            {
+                var pfn = carvedFrames;
+                var chunk = pfn >> ChunkShift;
+                if (chunks[chunk] == null)
+                {
+                    var frames = Math.Min(ChunkFrames, TotalFrames - (chunk << ChunkShift));
+                    chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
+                }
+
+                carvedFrames++;
+                pfns[got++] = pfn;
+            }
+        }
+
+        return got;
+    }
+
     /// <summary>Returns a frame to the free stack; the caller has detached it from every owner.</summary>
     public void Free(int pfn)
     {

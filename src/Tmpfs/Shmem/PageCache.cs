@@ -80,18 +80,31 @@ internal static class PageCache
             var index = pos >> PageShift;
             var inPage = (int)(pos & (PageSize - 1));
             var chunk = Math.Min(PageSize - inPage, count - done);
-            int pfn;
-            try
+            var entry = inode.Pages.Get(index);
+            if (entry == 0)
             {
-                pfn = GetPage(inode, index, willOverwrite: chunk == PageSize);
-            }
-            catch (TmpfsException) when (done > 0)
-            {
-                break;
+                // A hole: allocate it and the holes after it that this write covers, in one batch.
+                try
+                {
+                    AllocateRun(inode, index, pos, offset + count);
+                }
+                catch (TmpfsException) when (done > 0)
+                {
+                    break;
+                }
+
+                entry = inode.Pages.Get(index);
             }
 
+            Debug.Assert(PageCacheTree.IsFrame(entry), "swap entries arrive with the swap layer");
+            var pfn = PageCacheTree.ToFrame(entry);
             source.Slice(done, chunk).CopyTo(frames.GetSpan(pfn).Slice(inPage, chunk));
-            frames.SetFlag(pfn, PageFlags.Uptodate | PageFlags.Dirty | PageFlags.Referenced);
+            const PageFlags written = PageFlags.Uptodate | PageFlags.Dirty | PageFlags.Referenced;
+            if ((frames[pfn].Flags & (int)written) != (int)written)
+            {
+                frames.SetFlag(pfn, written);
+            }
+
             done += chunk;
             if (pos + chunk > inode.Size)
             {
@@ -124,6 +137,72 @@ internal static class PageCache
 
         Debug.Assert(entry == 0, "swap entries arrive with the swap layer");
         return AllocatePage(inode, index, willOverwrite);
+    }
+
+    /// <summary>
+    /// Allocates the hole at <paramref name="index"/> and the consecutive holes after it
+    /// up to the end of the write [<paramref name="writeStart"/>, <paramref name="writeEnd"/>),
+    /// at most 64 at a time, charging blocks and taking frames in one step each. Pages the
+    /// write covers wholly are not zeroed; the partial first and last ones are.
+    /// </summary>
+    private static void AllocateRun(Inode inode, long index, long writeStart, long writeEnd)
+    {
+        var sb = inode.Sb;
+        var lastIndex = (writeEnd - 1) >> PageShift;
+        var want = (int)Math.Min(64, lastIndex - index + 1);
+        var run = 1;
+        while (run < want && inode.Pages.Get(index + run) == 0)
+        {
+            run++;
+        }
+
+        // Charge what size= allows; at least one page or ENOSPC.
+        while (!sb.TryChargeBlocks(run))
+        {
+            if (run == 1)
+            {
+                TmpfsException.Throw(Errno.ENOSPC, "no space left on the mount (size)");
+            }
+
+            run = 1;
+        }
+
+        Span<int> pfns = stackalloc int[64];
+        var got = sb.Frames.AllocateBatch(pfns[..run]);
+        if (got < run)
+        {
+            sb.UnchargeBlocks(run - got);
+            if (got == 0)
+            {
+                TmpfsException.Throw(Errno.ENOSPC, "no free page in the memory budget");
+            }
+        }
+
+        var frames = sb.Frames;
+        for (var i = 0; i < got; i++)
+        {
+            var pageStart = (index + i) << PageShift;
+            var covered = writeStart <= pageStart && writeEnd >= pageStart + PageSize;
+            if (!covered)
+            {
+                frames.GetSpan(pfns[i]).Clear();
+            }
+
+            ref var page = ref frames[pfns[i]];
+            page.Mapping = inode;
+            page.Index = index + i;
+        }
+
+        lock (inode.MappingLock)
+        {
+            for (var i = 0; i < got; i++)
+            {
+                inode.Pages.Set(index + i, PageCacheTree.FrameEntry(pfns[i]));
+            }
+        }
+
+        inode.Alloced += got;
+        sb.Memory.ChargeShmem(got);
     }
 
     private static int AllocatePage(Inode inode, long index, bool willOverwrite)
