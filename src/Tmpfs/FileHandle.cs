@@ -58,6 +58,7 @@ public sealed class FileHandle : IDisposable
         CheckRegular();
         lock (Inode)
         {
+            CheckLive();
             var n = PageCache.Read(Inode, offset, buffer);
             if ((Flags & OpenFlags.NoAtime) == 0)
             {
@@ -96,6 +97,7 @@ public sealed class FileHandle : IDisposable
         CheckRegular();
         lock (Inode)
         {
+            CheckLive();
             if ((Flags & OpenFlags.Append) != 0)
             {
                 offset = Inode.Size;
@@ -182,6 +184,7 @@ public sealed class FileHandle : IDisposable
 
         lock (Inode)
         {
+            CheckLive();
             var end = offset + length;
             if ((mode & FallocateMode.PunchHole) != 0)
             {
@@ -285,6 +288,15 @@ public sealed class FileHandle : IDisposable
         if (Volatile.Read(ref closed) != 0)
         {
             TmpfsException.Throw(Errno.EBADF, "the handle is closed");
+        }
+    }
+
+    /// <summary>After a forced shutdown (the budget disposed under open handles) the inode has no pages left to use.</summary>
+    private void CheckLive()
+    {
+        if (Inode.Evicted)
+        {
+            TmpfsException.Throw(Errno.EIO, "the filesystem was shut down");
         }
     }
 

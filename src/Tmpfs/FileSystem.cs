@@ -179,6 +179,23 @@ public sealed partial class FileSystem
         }
     }
 
+    /// <summary>Forced teardown when the budget goes away: every inode is evicted, open or not.</summary>
+    internal void Shutdown()
+    {
+        using (new NamespaceWriteScope(sb.NamespaceLock))
+        {
+            sb.Unmounting = true;
+            Volatile.Write(ref unmounted, 1);
+        }
+
+        Memory.Unregister(this);
+        foreach (var inode in sb.SnapshotInodes())
+        {
+            inode.Nlink = 0;
+            sb.Evict(inode);
+        }
+    }
+
     /// <summary>The last handle of a mount closed; a detached unmount finishes here.</summary>
     internal void HandleClosed()
     {

@@ -80,5 +80,17 @@ public sealed class MemoryManager : IDisposable
 
     internal void UnchargeShmem(long pages) => Interlocked.Add(ref shmemPages, -pages);
 
-    public void Dispose() => Frames.Dispose();
+    /// <summary>
+    /// Releases the budget's memory. Mounts still mounted are shut down first: their
+    /// inodes are evicted, and handles still open on them fail with EIO from then on.
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var fs in Mounts)
+        {
+            fs.Shutdown();
+        }
+
+        Frames.Dispose();
+    }
 }
