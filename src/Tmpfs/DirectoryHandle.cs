@@ -80,11 +80,6 @@ public sealed class DirectoryHandle : IDisposable
             return;
         }
 
-        if (Interlocked.Decrement(ref Inode.OpenCount) == 0 && Inode.Nlink == 0)
-        {
-            Inode.Sb.EvictIfUnused(Inode);
-        }
-
-        fs.HandleClosed();
+        fs.HandleClosed(Inode);
     }
 }

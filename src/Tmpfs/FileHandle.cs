@@ -275,12 +275,7 @@ public sealed class FileHandle : IDisposable
             return;
         }
 
-        if (Interlocked.Decrement(ref Inode.OpenCount) == 0 && Inode.Nlink == 0)
-        {
-            Inode.Sb.EvictIfUnused(Inode);
-        }
-
-        fs.HandleClosed();
+        fs.HandleClosed(Inode);
     }
 
     private void CheckOpen()

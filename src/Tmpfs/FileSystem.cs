@@ -196,9 +196,17 @@ public sealed partial class FileSystem
         }
     }
 
-    /// <summary>The last handle of a mount closed; a detached unmount finishes here.</summary>
-    internal void HandleClosed()
+    /// <summary>
+    /// A handle on <paramref name="inode"/> closed: the last close of an unlinked inode
+    /// evicts it, and the last handle of a detached mount finishes its unmount.
+    /// </summary>
+    internal void HandleClosed(Inode inode)
     {
+        if (Interlocked.Decrement(ref inode.OpenCount) == 0 && inode.Nlink == 0)
+        {
+            sb.EvictIfUnused(inode);
+        }
+
         if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached)
         {
             sb.Detached = false;
