@@ -125,6 +125,7 @@ internal sealed unsafe class PageFrames : IDisposable
 
         ref var page = ref descriptors[pfn];
         Debug.Assert(page.Mapping == null && page.Flags == 0 && page.RefCount == 0, "allocated frame still in use");
+        page.RefCount = 1;
         if (!willOverwrite)
         {
             GetSpan(pfn).Clear();
@@ -145,7 +146,9 @@ internal sealed unsafe class PageFrames : IDisposable
         {
             while (got < pfns.Length && freeCount > 0)
             {
-                pfns[got++] = freeStack[--freeCount];
+                var pfn = freeStack[--freeCount];
+                descriptors[pfn].RefCount = 1;
+                pfns[got++] = pfn;
             }
 
             while (got < pfns.Length && carvedFrames < TotalFrames)
@@ -159,6 +162,7 @@ internal sealed unsafe class PageFrames : IDisposable
                 }
 
                 carvedFrames++;
+                descriptors[pfn].RefCount = 1;
                 pfns[got++] = pfn;
             }
         }
@@ -166,7 +170,10 @@ internal sealed unsafe class PageFrames : IDisposable
         return got;
     }
 
-    /// <summary>Returns a frame to the free stack; the caller has detached it from every owner.</summary>
+    /// <summary>
+    /// Returns a frame to the free stack; the caller has detached it from every owner and
+    /// holds the last reference (or has frozen the count to zero).
+    /// </summary>
     public void Free(int pfn)
     {
         ref var page = ref descriptors[pfn];
@@ -183,6 +190,33 @@ internal sealed unsafe class PageFrames : IDisposable
             freeStack[freeCount++] = pfn;
         }
     }
+
+    /// <summary>get_page(): one more reference to a frame that is already referenced.</summary>
+    public void GetPage(int pfn)
+    {
+        var now = Interlocked.Increment(ref descriptors[pfn].RefCount);
+        Debug.Assert(now > 1, "get_page on a free frame");
+    }
+
+    /// <summary>put_page(): drops a reference; the last one frees the frame.</summary>
+    public void PutPage(int pfn)
+    {
+        var now = Interlocked.Decrement(ref descriptors[pfn].RefCount);
+        Debug.Assert(now >= 0, "page reference count went negative");
+        if (now == 0)
+        {
+            Free(pfn);
+        }
+    }
+
+    /// <summary>
+    /// folio_ref_freeze(): takes the count from <paramref name="expected"/> to 0 when nobody
+    /// else holds the page, so the caller can free it; false when someone does.
+    /// </summary>
+    public bool FreezeRefs(int pfn, int expected) =>
+        Interlocked.CompareExchange(ref descriptors[pfn].RefCount, 0, expected) == expected;
+
+    public int RefCount(int pfn) => Volatile.Read(ref descriptors[pfn].RefCount);
 
     /// <summary>The frame's 4 KiB of memory.</summary>
     public Span<byte> GetSpan(int pfn) => new(Address(pfn), PageSize);
