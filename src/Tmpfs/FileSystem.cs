@@ -173,6 +173,14 @@ public sealed partial class FileSystem
             problems.Add($"{sb.UsedIspace} bytes of inode space still charged after unmount");
         }
 
+        var owned = Fsck.FramesOwnedBy(sb);
+        if (owned != 0)
+        {
+            problems.Add($"{owned} frame(s) still owned by an inode of the mount after unmount");
+        }
+
+        Memory.Forget(sb);
+
         if (problems.Count > 0)
         {
             throw new InvalidOperationException(string.Join("; ", problems));
