@@ -152,7 +152,17 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
-            inode.Nlink = 0;
+            lock (inode)
+            {
+                // Names die with the mount: each extra hard link gives back its ispace, as unlink would.
+                if (!inode.IsDirectory && inode.Nlink > 1)
+                {
+                    sb.ReturnIspace((inode.Nlink - 1) * Superblock.BogoInodeSize);
+                }
+
+                inode.Nlink = 0;
+            }
+
             sb.Evict(inode);
         }
 
