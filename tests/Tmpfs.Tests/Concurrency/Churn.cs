@@ -37,6 +37,9 @@ internal sealed class Churn : IDisposable
         rng.NextBytes(buffer);
     }
 
+    /// <summary>An errno every call may return besides its own (ENODEV while the mount goes away).</summary>
+    public Errno? AlsoAllowed { get; init; }
+
     /// <summary>Largest offset a write or fallocate of this workload reaches.</summary>
     public long MaxOffset { get; init; } = 256 * 1024;
 
@@ -194,7 +197,7 @@ internal sealed class Churn : IDisposable
             action();
             return true;
         }
-        catch (TmpfsException e) when (Array.IndexOf(allowed, e.Errno) >= 0)
+        catch (TmpfsException e) when (Array.IndexOf(allowed, e.Errno) >= 0 || (AlsoAllowed is { } also && e.Errno == also))
         {
             return false;
         }
