@@ -87,18 +87,25 @@ public sealed partial class FileSystem
             inode.LinkTarget = target;
             inode.Size = length;
 
-            // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a page.
+            // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a
+            // page: page 0 of the link's own page cache, charged and freed as a file's page.
             if (length + 1 > 128)
             {
-                if (!sb.TryChargeBlocks(1))
+                try
+                {
+                    lock (inode)
+                    {
+                        var pfn = PageCache.GetPage(inode, 0, willOverwrite: false);
+                        System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
+                        sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
+                    }
+                }
+                catch (TmpfsException)
                 {
                     inode.Nlink = 0;
                     sb.Evict(inode);
-                    TmpfsException.Throw(Errno.ENOSPC, "no space for the symlink target");
+                    throw;
                 }
-
-                inode.Alloced = 1;
-                Memory.ChargeShmem(1);
             }
 
             AddEntry(dir, name, inode);

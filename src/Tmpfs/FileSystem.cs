@@ -152,7 +152,17 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
-            inode.Nlink = 0;
+            lock (inode)
+            {
+                // Names die with the mount: each extra hard link gives back its ispace, as unlink would.
+                if (!inode.IsDirectory && inode.Nlink > 1)
+                {
+                    sb.ReturnIspace((inode.Nlink - 1) * Superblock.BogoInodeSize);
+                }
+
+                inode.Nlink = 0;
+            }
+
             sb.Evict(inode);
         }
 
@@ -172,6 +182,14 @@ public sealed partial class FileSystem
         {
             problems.Add($"{sb.UsedIspace} bytes of inode space still charged after unmount");
         }
+
+        var owned = Fsck.FramesOwnedBy(sb);
+        if (owned != 0)
+        {
+            problems.Add($"{owned} frame(s) still owned by an inode of the mount after unmount");
+        }
+
+        Memory.Forget(sb);
 
         if (problems.Count > 0)
         {

@@ -11,6 +11,7 @@ public sealed class MemoryManager : IDisposable
 {
     private readonly Lock mountsLock = new();
     private readonly List<FileSystem> mounts = [];
+    private readonly List<Superblock> superblocks = []; // mounted or detached, until their teardown ends
     private long shmemPages;
 
     /// <summary>Creates a budget of <paramref name="budgetBytes"/> (rounded down to pages).</summary>
@@ -63,6 +64,7 @@ public sealed class MemoryManager : IDisposable
         lock (mountsLock)
         {
             mounts.Add(fs);
+            superblocks.Add(fs.Superblock);
         }
 
         return fs;
@@ -73,6 +75,32 @@ public sealed class MemoryManager : IDisposable
         lock (mountsLock)
         {
             mounts.Remove(fs);
+        }
+    }
+
+    /// <summary>
+    /// Superblocks whose pages may still be in use: every live mount, and detached ones
+    /// until their teardown ends. For the consistency checker (<see cref="Fsck"/>).
+    /// </summary>
+    internal IReadOnlyList<Superblock> Superblocks
+    {
+        get
+        {
+            lock (mountsLock)
+            {
+                return [.. superblocks];
+            }
+        }
+    }
+
+    internal long ShmemPages => Volatile.Read(ref shmemPages);
+
+    /// <summary>A superblock's teardown has ended: it holds no pages any more.</summary>
+    internal void Forget(Superblock sb)
+    {
+        lock (mountsLock)
+        {
+            superblocks.Remove(sb);
         }
     }
 

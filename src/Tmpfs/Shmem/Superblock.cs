@@ -234,15 +234,9 @@ internal sealed class Superblock
 
             Debug.Assert(inode.Nlink == 0 || Unmounting, "evicting a linked inode");
             inode.Evicted = true;
-            if (inode.IsRegular)
+            if (inode.IsRegular || inode.IsSymlink)
             {
-                PageCache.TruncatePages(inode, 0);
-            }
-            else if (inode.IsSymlink && inode.Alloced > 0)
-            {
-                UnchargeBlocks(inode.Alloced);
-                Memory.UnchargeShmem(inode.Alloced);
-                inode.Alloced = 0;
+                PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
             }
 
             if (inode.Xattrs is { } x)
