@@ -95,9 +95,10 @@ public sealed partial class FileSystem
                 {
                     lock (inode)
                     {
-                        var pfn = PageCache.GetPage(inode, 0, willOverwrite: false);
+                        var pfn = PageCache.GetPage(inode, 0);
                         System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
                         sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
+                        sb.Frames.PutPage(pfn);
                     }
                 }
                 catch (TmpfsException)

@@ -189,10 +189,27 @@ public sealed partial class FileSystem
             problems.Add($"{owned} frame(s) still owned by an inode of the mount after unmount");
         }
 
+        var listed = 0;
+        long swapped = 0;
+        foreach (var inode in Memory.Swaplist.Snapshot())
+        {
+            if (ReferenceEquals(inode.Sb, sb))
+            {
+                listed++;
+                swapped += Volatile.Read(ref inode.Swapped);
+            }
+        }
+
+        if (listed != 0)
+        {
+            problems.Add($"{listed} inode(s) of the mount still on the swaplist after unmount ({swapped} page(s) swapped)");
+        }
+
         Memory.Forget(sb);
 
         if (problems.Count > 0)
         {
+            Interlocked.Add(ref Memory.Stat.InvariantViolations, problems.Count);
             throw new InvalidOperationException(string.Join("; ", problems));
         }
     }

@@ -246,6 +246,19 @@ internal sealed class Superblock
             }
         }
 
+        // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
+        // (stop_eviction); swapoff holds it that way, never by a reference count.
+        var swaplist = Memory.Swaplist;
+        lock (swaplist.ListLock)
+        {
+            while (inode.StopEviction > 0)
+            {
+                Monitor.Wait(swaplist.ListLock);
+            }
+
+            swaplist.Remove(inode);
+        }
+
         lock (statLock)
         {
             inodes.Remove(inode.Ino);
