@@ -207,16 +207,33 @@ public sealed partial class FileSystem
         }
     }
 
+    // The mounted check is made again once the lock is held: unmount sets Unmounting under
+    // the write lock, so a call that checked before and then waited for the lock must not
+    // go on to work in a mount that is being torn down.
     internal NamespaceReadScope EnterRead()
     {
         CheckMounted();
-        return new NamespaceReadScope(sb.NamespaceLock);
+        var scope = new NamespaceReadScope(sb.NamespaceLock);
+        if (sb.Unmounting)
+        {
+            scope.Dispose();
+            CheckMounted();
+        }
+
+        return scope;
     }
 
     internal NamespaceWriteScope EnterWrite()
     {
         CheckMounted();
-        return new NamespaceWriteScope(sb.NamespaceLock);
+        var scope = new NamespaceWriteScope(sb.NamespaceLock);
+        if (sb.Unmounting)
+        {
+            scope.Dispose();
+            CheckMounted();
+        }
+
+        return scope;
     }
 
     private void CheckMounted()
