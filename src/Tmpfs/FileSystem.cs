@@ -118,7 +118,6 @@ public sealed partial class FileSystem
     /// </summary>
     public void Unmount(bool detach = false)
     {
-        bool teardownNow;
         using (EnterWrite())
         {
             if (sb.Unmounting)
@@ -135,11 +134,15 @@ public sealed partial class FileSystem
             sb.Unmounting = true;
             Volatile.Write(ref unmounted, 1);
             sb.Detached = open > 0;
-            teardownNow = open == 0;
         }
 
         Memory.Unregister(this);
-        if (teardownNow)
+
+        // No handle can be opened any more, so the count only falls. The last close reads
+        // Detached after its decrement; we read the count after writing Detached: with a
+        // full fence on both sides one of us sees the other, and the claim lets one tear down.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref sb.OpenHandles) == 0 && sb.ClaimTeardown())
         {
             Teardown();
         }
@@ -200,9 +203,8 @@ public sealed partial class FileSystem
     /// <summary>The last handle of a mount closed; a detached unmount finishes here.</summary>
     internal void HandleClosed()
     {
-        if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached)
+        if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached && sb.ClaimTeardown())
         {
-            sb.Detached = false;
             Teardown();
         }
     }

@@ -88,6 +88,11 @@ internal sealed class Superblock
     /// <summary>Set by a detached (lazy) unmount: teardown runs at the last close.</summary>
     public volatile bool Detached;
 
+    private int teardownClaimed;
+
+    /// <summary>True for the one caller (unmount or the last close) that tears the mount down.</summary>
+    public bool ClaimTeardown() => Interlocked.Exchange(ref teardownClaimed, 1) == 0;
+
     public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
 
     /// <summary>shmem_get_inode + shmem_reserve_inode: a new inode charged to ispace, or ENOSPC.</summary>
