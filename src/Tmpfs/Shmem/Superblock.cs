@@ -232,12 +232,12 @@ internal sealed class Superblock
     {
         lock (inode)
         {
-            if (inode.Evicted)
+            // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
+            // the inode a name since the caller saw it unlinked.
+            if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
             {
                 return;
             }
-
-            Debug.Assert(inode.Nlink == 0 || Unmounting, "evicting a linked inode");
             inode.Evicted = true;
             if (inode.IsRegular || inode.IsSymlink)
             {
