@@ -34,6 +34,8 @@ public sealed class FileHandle : IDisposable
 
     internal Inode Inode { get; }
 
+    internal bool IsClosed => Volatile.Read(ref closed) != 0;
+
     /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
     internal bool IsTmpfileLinkable { get; init; }
 

@@ -153,6 +153,11 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var inode = handle.Inode;
+            if (handle.IsClosed)
+            {
+                TmpfsException.Throw(Errno.EBADF, "the handle is closed");
+            }
+
             if (inode.Nlink == 0 && !handle.IsTmpfileLinkable)
             {
                 TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
@@ -324,6 +329,13 @@ public sealed partial class FileSystem
 
         lock (inode)
         {
+            // A close racing linkat may have evicted an unlinked file since the checks above;
+            // eviction rechecks nlink under this lock, so one of the two wins cleanly.
+            if (inode.Evicted)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the file has been freed");
+            }
+
             inode.Nlink++;
             inode.CtimeNs = sb.NowNs();
         }

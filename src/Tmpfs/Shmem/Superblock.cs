@@ -88,6 +88,11 @@ internal sealed class Superblock
     /// <summary>Set by a detached (lazy) unmount: teardown runs at the last close.</summary>
     public volatile bool Detached;
 
+    private int teardownClaimed;
+
+    /// <summary>True for the one caller (unmount or the last close) that tears the mount down.</summary>
+    public bool ClaimTeardown() => Interlocked.Exchange(ref teardownClaimed, 1) == 0;
+
     public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
 
     /// <summary>shmem_get_inode + shmem_reserve_inode: a new inode charged to ispace, or ENOSPC.</summary>
@@ -227,12 +232,12 @@ internal sealed class Superblock
     {
         lock (inode)
         {
-            if (inode.Evicted)
+            // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
+            // the inode a name since the caller saw it unlinked.
+            if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
             {
                 return;
             }
-
-            Debug.Assert(inode.Nlink == 0 || Unmounting, "evicting a linked inode");
             inode.Evicted = true;
             if (inode.IsRegular || inode.IsSymlink)
             {
