@@ -152,6 +152,12 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
+            // Each link beyond the first was charged to ispace (shmem_link); give it back with the names.
+            if (!inode.IsDirectory && inode.Nlink > 1)
+            {
+                sb.ReturnIspace((inode.Nlink - 1) * Superblock.BogoInodeSize);
+            }
+
             inode.Nlink = 0;
             sb.Evict(inode);
         }
