@@ -119,7 +119,12 @@ public sealed partial class FileSystem
     public void Unmount(bool detach = false)
     {
         bool teardownNow;
-        using (EnterWrite())
+        if (sb.Unmounting)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not mounted");
+        }
+
+        using (new NamespaceWriteScope(sb.NamespaceLock))
         {
             if (sb.Unmounting)
             {
