@@ -118,9 +118,10 @@ public sealed partial class FileSystem
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite))
+        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite) || (flags & OpenFlags.Create) != 0)
         {
-            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access");
+            // build_open_flags: O_TMPFILE needs write access and excludes O_CREAT.
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
         }
 
         using (EnterWrite())
