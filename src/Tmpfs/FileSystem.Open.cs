@@ -55,13 +55,8 @@ public sealed partial class FileSystem
             var parent = PathWalk.LookupParent(sb, path, c);
             if (parent.Type != PathWalk.LastType.Normal || parent.TrailingSlash)
             {
-                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR.
-                if (parent.Type == PathWalk.LastType.Normal && (flags & OpenFlags.Exclusive) == 0 &&
-                    parent.Dir.Dir!.Lookup(parent.Name) is { IsDirectory: true } existingDir)
-                {
-                    return (existingDir, false);
-                }
-
+                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR, also
+                // when "dir" exists and O_EXCL is absent (kernel 6.18).
                 TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
             }
 
@@ -157,7 +152,8 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0 && accessMode != OpenFlags.ReadOnly))
+        // do_open: O_TRUNC asks for MAY_WRITE, so a directory opened O_RDONLY|O_TRUNC is EISDIR too.
+        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0))
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
