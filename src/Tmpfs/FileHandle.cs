@@ -145,24 +145,27 @@ public sealed class FileHandle : IDisposable
     public void Fallocate(FallocateMode mode, long offset, long length)
     {
         CheckOpen();
-        if ((mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
-        {
-            TmpfsException.Throw(Errno.EOPNOTSUPP, "unsupported fallocate mode");
-        }
 
+        // vfs_fallocate's order: range, the mode's shape, FMODE_WRITE, the file type, the size
+        // limit; only then does shmem_fallocate refuse the modes tmpfs lacks (kernel 6.18).
         if (offset < 0 || length <= 0)
         {
             TmpfsException.Throw(Errno.EINVAL, "bad offset or length");
         }
 
-        if ((mode & FallocateMode.PunchHole) != 0 && (mode & FallocateMode.KeepSize) == 0)
+        if (!IsValidVfsMode((int)mode))
         {
-            TmpfsException.Throw(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "invalid fallocate mode");
         }
 
         if (!CanWrite)
         {
             TmpfsException.Throw(Errno.EBADF, "not open for writing");
+        }
+
+        if ((Inode.Mode & FileModes.TypeMask) == FileModes.Fifo)
+        {
+            TmpfsException.Throw(Errno.ESPIPE, "fallocate on a pipe");
         }
 
         if (Inode.IsDirectory)
@@ -178,6 +181,11 @@ public sealed class FileHandle : IDisposable
         if (offset > PageCache.MaxFileSize - length)
         {
             TmpfsException.Throw(Errno.EFBIG, "beyond the maximum file size");
+        }
+
+        if ((mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
+        {
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "unsupported fallocate mode");
         }
 
         lock (Inode)
@@ -278,6 +286,28 @@ public sealed class FileHandle : IDisposable
         }
 
         fs.HandleClosed();
+    }
+
+    /// <summary>
+    /// vfs_fallocate's mode check: known bits only, one operation of FALLOC_FL_MODE_MASK,
+    /// PUNCH_HOLE with KEEP_SIZE, COLLAPSE/INSERT/WRITE_ZEROES without it.
+    /// </summary>
+    private static bool IsValidVfsMode(int mode)
+    {
+        const int keepSize = 0x01, punchHole = 0x02, collapse = 0x08, zero = 0x10, insert = 0x20, unshare = 0x40, writeZeroes = 0x80;
+        const int modeMask = punchHole | collapse | zero | insert | unshare | writeZeroes;
+        if ((mode & ~(modeMask | keepSize)) != 0)
+        {
+            return false;
+        }
+
+        return (mode & modeMask) switch
+        {
+            0 or unshare or zero => true,
+            punchHole => (mode & keepSize) != 0,
+            collapse or insert or writeZeroes => (mode & keepSize) == 0,
+            _ => false,
+        };
     }
 
     private void CheckOpen()
