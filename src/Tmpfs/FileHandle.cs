@@ -50,11 +50,7 @@ public sealed class FileHandle : IDisposable
             TmpfsException.Throw(Errno.EBADF, "not open for reading");
         }
 
-        if (offset < 0)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "negative offset");
-        }
-
+        CheckRange(offset, buffer.Length);
         CheckRegular();
         lock (Inode)
         {
@@ -88,11 +84,7 @@ public sealed class FileHandle : IDisposable
             TmpfsException.Throw(Errno.EBADF, "not open for writing");
         }
 
-        if (offset < 0)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "negative offset");
-        }
-
+        CheckRange(offset, buffer.Length);
         CheckRegular();
         lock (Inode)
         {
@@ -308,6 +300,15 @@ public sealed class FileHandle : IDisposable
             collapse or insert or writeZeroes => (mode & keepSize) == 0,
             _ => false,
         };
+    }
+
+    /// <summary>rw_verify_area: a negative offset, or one whose end passes LLONG_MAX, is EINVAL.</summary>
+    private static void CheckRange(long offset, int count)
+    {
+        if (offset < 0 || offset > long.MaxValue - count)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "offset negative or offset + count past LLONG_MAX");
+        }
     }
 
     private void CheckOpen()
