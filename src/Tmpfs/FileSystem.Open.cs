@@ -18,12 +18,8 @@ public sealed partial class FileSystem
             return OpenTmpfile(path, flags, mode, c);
         }
 
-        var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode == OpenFlags.AccessModeMask)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "bad access mode");
-        }
-
+        // Access mode 3 (O_WRONLY|O_RDWR) is Linux's ioctl-only open: it needs read and write
+        // permission but allows neither reading nor writing.
         Inode inode;
         var created = false;
         if ((flags & OpenFlags.Create) != 0)
@@ -167,12 +163,12 @@ public sealed partial class FileSystem
         if (!created)
         {
             var want = AccessMode.Exists;
-            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite)
+            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask)
             {
                 want |= AccessMode.Read;
             }
 
-            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite || (flags & OpenFlags.Truncate) != 0)
+            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask || (flags & OpenFlags.Truncate) != 0)
             {
                 want |= AccessMode.Write;
             }
