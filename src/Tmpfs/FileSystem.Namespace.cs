@@ -39,12 +39,7 @@ public sealed partial class FileSystem
                 break;
             case FileModes.CharDevice:
             case FileModes.BlockDevice:
-                if (!c.IsRoot)
-                {
-                    TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
-                }
-
-                break;
+                break; // CAP_MKNOD is checked by vfs_mknod, after the lookup and may_create
             case FileModes.Directory:
                 TmpfsException.Throw(Errno.EPERM, "mknod cannot make a directory");
                 break;
@@ -56,8 +51,13 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: false);
-            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var isDevice = type is FileModes.CharDevice or FileModes.BlockDevice;
+            if (isDevice && !c.IsRoot)
+            {
+                TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
+            }
+
+            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var inode = sb.NewInode(m, uid, gid, isDevice ? rdev : 0);
             AddEntry(dir, name, inode);
             return inode.ToStat();

@@ -118,7 +118,12 @@ public sealed partial class FileSystem
     /// </summary>
     public void Unmount(bool detach = false)
     {
-        using (EnterWrite())
+        if (sb.Unmounting)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not mounted");
+        }
+
+        using (new NamespaceWriteScope(sb.NamespaceLock))
         {
             if (sb.Unmounting)
             {

@@ -218,13 +218,11 @@ internal static class XattrOps
             return;
         }
 
-        // security.*: the LSM decides; without one, writes need ownership-free inode permission only.
-        if (mask == Write)
+        // security.*: the VFS checks nothing; the capability LSM (cap_inode_setxattr /
+        // cap_inode_removexattr) wants CAP_SYS_ADMIN to write, even from the owner. Reads are free.
+        if (mask == Write && !cred.IsRoot)
         {
-            if (!Permission.IsOwner(inode, cred))
-            {
-                TmpfsException.Throw(Errno.EPERM, "security attributes: not the owner");
-            }
+            TmpfsException.Throw(Errno.EPERM, "security attributes need CAP_SYS_ADMIN to change");
         }
     }
 }
