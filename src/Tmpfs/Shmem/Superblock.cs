@@ -264,6 +264,9 @@ internal sealed class Superblock
             swaplist.Remove(inode);
         }
 
+        // Back under the inode lock, so that a checker holding every inode lock never sees
+        // the inode set change under it.
+        lock (inode)
         lock (statLock)
         {
             inodes.Remove(inode.Ino);
