@@ -53,6 +53,12 @@ internal sealed class Reclaim : IDisposable
     /// <summary>WMARK_HIGH: kswapd works until free pages reach it.</summary>
     public int High { get; }
 
+    /// <summary>
+    /// Holds reclaim off (for a consistency check): no page moves to swap until disposed.
+    /// Take it after any inode locks: reclaim never takes an inode lock.
+    /// </summary>
+    public Lock.Scope Pause() => shrinkLock.EnterScope();
+
     /// <summary>wakeup_kswapd when free memory is below the low mark and swap could help.</summary>
     public void WakeIfLow()
     {

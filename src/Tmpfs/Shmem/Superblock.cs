@@ -267,14 +267,14 @@ internal sealed class Superblock
         // Back under the inode lock, so that a checker holding every inode lock never sees
         // the inode set change under it.
         lock (inode)
-        lock (statLock)
-        {
-            inodes.Remove(inode.Ino);
-            if (MaxInodes != 0)
+            lock (statLock)
             {
-                freeIspace += BogoInodeSize;
+                inodes.Remove(inode.Ino);
+                if (MaxInodes != 0)
+                {
+                    freeIspace += BogoInodeSize;
+                }
             }
-        }
     }
 
     /// <summary>iput's last step: evicts an inode when no name and no handle keeps it.</summary>
