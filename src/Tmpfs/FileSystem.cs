@@ -41,6 +41,12 @@ public sealed partial class FileSystem
     /// <summary>Bytes of pages charged to this mount.</summary>
     public long UsedBytes => sb.UsedBlocks * PageFrames.PageSize;
 
+    /// <summary>Bytes of this mount's file pages resident in memory.</summary>
+    public long ResidentBytes => (sb.UsedBlocks - Volatile.Read(ref sb.SwappedPages)) * PageFrames.PageSize;
+
+    /// <summary>Bytes of this mount's file pages out on swap.</summary>
+    public long SwappedBytes => Volatile.Read(ref sb.SwappedPages) * PageFrames.PageSize;
+
     /// <summary>Inodes alive on this mount, the root included.</summary>
     public long UsedInodes => sb.UsedInodes;
 

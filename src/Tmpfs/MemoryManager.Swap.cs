@@ -6,6 +6,8 @@ namespace Tmpfs;
 /// <summary>swapon, swapoff and the memory counters.</summary>
 public sealed partial class MemoryManager
 {
+    private const int MaxUnusePasses = 1000;
+
     /// <summary>
     /// swapon(2): adds a swap file of <paramref name="sizeBytes"/> (whole pages) with a
     /// priority (higher is used first; equal priorities take turns). A missing file is
@@ -42,18 +44,26 @@ public sealed partial class MemoryManager
             device.WriteOk = false; // no new slots while we empty it
             try
             {
-                Unuse(device.Type);
+                // try_to_unuse: a writepage that took its slot just before WriteOk fell may
+                // publish the entry after a pass went by, so pass again until none is left.
+                for (var pass = 0; device.InUse != 0; pass++)
+                {
+                    if (pass == MaxUnusePasses)
+                    {
+                        TmpfsException.Throw(Errno.EBUSY, $"{device.InUse} slot(s) of '{path}' still in use after {pass} passes");
+                    }
+
+                    Unuse(device.Type);
+                    if (device.InUse != 0)
+                    {
+                        Thread.Sleep(pass < 10 ? 0 : 1);
+                    }
+                }
             }
             catch (TmpfsException)
             {
                 device.WriteOk = true;
                 throw;
-            }
-
-            if (device.InUse != 0)
-            {
-                device.WriteOk = true;
-                TmpfsException.Throw(Errno.EBUSY, $"{device.InUse} slot(s) of '{path}' still in use after unuse");
             }
 
             RemoveSwapDevice(device);

@@ -55,6 +55,13 @@ internal sealed class Inode : AddressSpace
     /// <summary>Pages of this inode on swap (info->swapped); changed with Interlocked.</summary>
     public long Swapped;
 
+    /// <summary>Counts pages going to or coming from swap, in the inode and its mount.</summary>
+    public void AddSwapped(int delta)
+    {
+        Interlocked.Add(ref Swapped, delta);
+        Interlocked.Add(ref Sb.SwappedPages, delta);
+    }
+
     /// <summary>Swapoff is working on this inode: eviction waits (info->stop_eviction). Guarded by the swaplist lock.</summary>
     public int StopEviction;
 

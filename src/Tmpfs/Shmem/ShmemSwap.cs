@@ -57,14 +57,14 @@ internal static class ShmemSwap
                 memory.Swaplist.MoveTail(inode);
             }
 
-            Interlocked.Increment(ref inode.Swapped);
+            inode.AddSwapped(1);
         }
 
         if (!MoveToSwapCache(inode, pfn, index, entry))
         {
             // Busy (someone holds the page) or truncated: keep it. Swapped was raised for
             // nothing; the inode stays listed until swapoff prunes it or it is evicted.
-            Interlocked.Decrement(ref inode.Swapped);
+            inode.AddSwapped(-1);
             device.Release(entry.Offset, SwapDevice.MapEntry | SwapDevice.MapCache);
             return false;
         }
@@ -136,7 +136,7 @@ internal static class ShmemSwap
         if (restored)
         {
             memory.ChargeShmem(1);
-            Interlocked.Decrement(ref inode.Swapped);
+            inode.AddSwapped(-1);
         }
     }
 
@@ -177,7 +177,7 @@ internal static class ShmemSwap
             frames.PutPage(pfn); // ours
         }
 
-        Interlocked.Decrement(ref inode.Swapped);
+        inode.AddSwapped(-1);
     }
 
     /// <summary>
@@ -298,7 +298,7 @@ internal static class ShmemSwap
             return -1;
         }
 
-        Interlocked.Decrement(ref inode.Swapped);
+        inode.AddSwapped(-1);
         memory.ChargeShmem(1);
         frames.SetFlag(pfn, PageFlags.Dirty | PageFlags.Referenced);
         if (fresh)

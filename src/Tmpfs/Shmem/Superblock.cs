@@ -79,6 +79,9 @@ internal sealed class Superblock
         }
     }
 
+    /// <summary>Pages of this mount on swap (the sum of its inodes' swapped).</summary>
+    public long SwappedPages;
+
     /// <summary>Open handles on this mount (files and directories).</summary>
     public int OpenHandles;
 
