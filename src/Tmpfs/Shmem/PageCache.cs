@@ -285,6 +285,28 @@ internal static class PageCache
                 entry = inode.Pages.Get(index);
             }
 
+            if (PageCacheTree.IsSwap(entry))
+            {
+                // shmem_get_folio(SGP_FALLOC) swaps a swapped page back in.
+                int swapped;
+                try
+                {
+                    swapped = FindGetPage(inode, index);
+                }
+                catch (TmpfsException)
+                {
+                    UndoAllocated(inode, added);
+                    throw;
+                }
+
+                if (swapped >= 0)
+                {
+                    sb.Frames.PutPage(swapped);
+                }
+
+                continue;
+            }
+
             if (entry != 0)
             {
                 continue;
@@ -296,18 +318,22 @@ internal static class PageCache
             }
             catch (TmpfsException)
             {
-                // shmem_fallocate "undone:" frees only the pages this call added.
-                foreach (var i in added)
-                {
-                    FreeRange(inode, i, i + 1);
-                }
-
+                UndoAllocated(inode, added);
                 throw;
             }
 
             sb.Memory.Lru.Add(one[0]);
             sb.Frames.PutPage(one[0]);
             added.Add(index);
+        }
+    }
+
+    /// <summary>shmem_fallocate's "undone:": frees only the pages this call added.</summary>
+    private static void UndoAllocated(Inode inode, List<long> added)
+    {
+        foreach (var i in added)
+        {
+            FreeRange(inode, i, i + 1);
         }
     }
 
