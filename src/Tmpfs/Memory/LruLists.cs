@@ -131,7 +131,13 @@ internal sealed class LruLists
                 }
 
                 frames.ClearFlag(pfn, PageFlags.Lru);
-                frames.GetPage(pfn);
+                if (!frames.TryGetPage(pfn))
+                {
+                    // Its last reference is gone and PageFrames.Free is about to unlink it:
+                    // leave it unlinked (Free sees PG_lru clear) and never touch it again.
+                    continue;
+                }
+
                 batch[got++] = pfn;
             }
         }

@@ -72,6 +72,9 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
+    /// <summary>The LRU lists, so that freeing a page still on one can unlink it.</summary>
+    public LruLists? Lru { get; set; }
+
     /// <summary>Frames carved so far: only these have descriptors (pfn below this).</summary>
     public int CarvedFrames => Volatile.Read(ref carvedFrames);
 
@@ -177,6 +180,14 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         ref var page = ref this[pfn];
         Debug.Assert((page.Flags & (int)PageFlags.Locked) == 0, "freeing a locked page");
+
+        // __page_cache_release: a page can reach its last reference while on an LRU list
+        // (reclaim put it back after losing a race with truncation); take it off first.
+        if ((Volatile.Read(ref page.Flags) & (int)PageFlags.Lru) != 0)
+        {
+            Lru?.Remove(pfn);
+        }
+
         page.Mapping = null;
         page.Index = 0;
         page.Flags = 0;
@@ -197,6 +208,28 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         var now = Interlocked.Increment(ref this[pfn].RefCount);
         Debug.Assert(now > 1, "get_page on a free frame");
+    }
+
+    /// <summary>
+    /// folio_try_get(): a reference unless the count is already zero (the page is on its way
+    /// to the free list). Reclaim finds pages on the LRU, which holds no reference of its own.
+    /// </summary>
+    public bool TryGetPage(int pfn)
+    {
+        ref var count = ref this[pfn].RefCount;
+        var seen = Volatile.Read(ref count);
+        while (seen > 0)
+        {
+            var was = Interlocked.CompareExchange(ref count, seen + 1, seen);
+            if (was == seen)
+            {
+                return true;
+            }
+
+            seen = was;
+        }
+
+        return false;
     }
 
     /// <summary>put_page(): drops a reference; the last one frees the frame.</summary>
