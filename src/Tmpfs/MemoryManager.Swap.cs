@@ -42,7 +42,14 @@ public sealed partial class MemoryManager
             device.WriteOk = false; // no new slots while we empty it
             try
             {
-                Unuse(device.Type);
+                if (UnuseHook is { } unuse)
+                {
+                    unuse(device.Type);
+                }
+                else
+                {
+                    Unuse(device.Type);
+                }
             }
             catch (TmpfsException)
             {
@@ -104,6 +111,7 @@ public sealed partial class MemoryManager
     private void Unuse(int type)
     {
         var list = Swaplist;
+        Interleaving.Point();
         Monitor.Enter(list.ListLock);
         try
         {
@@ -120,6 +128,7 @@ public sealed partial class MemoryManager
 
                 inode.StopEviction++;
                 Monitor.Exit(list.ListLock);
+                Interleaving.Point();
                 TmpfsException? error = null;
                 try
                 {
@@ -131,6 +140,7 @@ public sealed partial class MemoryManager
                 }
                 finally
                 {
+                    Interleaving.Point();
                     Monitor.Enter(list.ListLock);
                 }
 

@@ -71,6 +71,13 @@ public sealed partial class MemoryManager : IDisposable
     /// </summary>
     internal Func<Inode, int, SwapWriteBatch, bool> WritePageHook { get; set; } = ShmemSwap.WritePage;
 
+    /// <summary>
+    /// Swapoff's walk of the swaplist (shmem_unuse) for a device type; null means
+    /// <see cref="Unuse"/>. Tests replace it with deliberately broken variants (the igrab of
+    /// the old shmem_unuse) to show their checks catch the bug.
+    /// </summary>
+    internal Action<int>? UnuseHook { get; set; }
+
     internal TimeProvider Time { get; }
 
     /// <summary>Parses a size with the kernel's memparse suffixes (k, m, g, t, p, e), e.g. "512M".</summary>
