@@ -42,14 +42,7 @@ public sealed partial class MemoryManager
             device.WriteOk = false; // no new slots while we empty it
             try
             {
-                if (UnuseHook is { } unuse)
-                {
-                    unuse(device.Type);
-                }
-                else
-                {
-                    Unuse(device.Type);
-                }
+                UnuseUntilEmpty(device);
             }
             catch (TmpfsException)
             {
@@ -57,13 +50,63 @@ public sealed partial class MemoryManager
                 throw;
             }
 
-            if (device.InUse != 0)
+            RemoveSwapDevice(device);
+        }
+    }
+
+    /// <summary>
+    /// try_to_unuse: walks the swaplist until no slot of <paramref name="device"/> is in use.
+    /// One walk is not enough: a writepage that took its slot before WriteOk was cleared may
+    /// still be on its way, its inode listed with swapped raised but its page not yet a swap
+    /// entry, so the walk finds nothing of it; the kernel walks again until inuse_pages is 0.
+    /// EBUSY when walks stop making progress (a slot that no page cache refers to).
+    /// </summary>
+    private void UnuseUntilEmpty(SwapDevice device)
+    {
+        var left = long.MaxValue;
+        var stalled = 0;
+        while (true)
+        {
+            var written = Volatile.Read(ref Stat.PswpOut);
+            if (UnuseHook is { } unuse)
             {
-                device.WriteOk = true;
-                TmpfsException.Throw(Errno.EBUSY, $"{device.InUse} slot(s) of '{path}' still in use after unuse");
+                unuse(device.Type);
+            }
+            else
+            {
+                Unuse(device.Type);
             }
 
-            RemoveSwapDevice(device);
+            var inUse = device.InUse;
+            if (inUse == 0)
+            {
+                return;
+            }
+
+            if (inUse < left)
+            {
+                left = inUse;
+                stalled = 0;
+            }
+            else if (++stalled >= UnuseStalledPasses)
+            {
+                TmpfsException.Throw(Errno.EBUSY, $"{inUse} slot(s) of '{device.Path}' still in use after unuse");
+            }
+
+            // Let the writepage in flight finish: its page becomes a swap entry once written
+            // (or, if the write fails, its slot is released).
+            if (Interleaving.Current is { } scheduler)
+            {
+                scheduler.WaitUntil(() => device.InUse != inUse || Volatile.Read(ref Stat.PswpOut) != written);
+            }
+            else if (stalled < 16)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.Sleep(1);
+            }
         }
     }
 

@@ -16,6 +16,9 @@ public sealed partial class MemoryManager : IDisposable
 
     private readonly Lock swapoffLock = new();
 
+    /// <summary>Swaplist walks without a slot coming free before swapoff gives up with EBUSY.</summary>
+    private const int UnuseStalledPasses = 200;
+
     /// <summary>Creates a budget of <paramref name="budgetBytes"/> (rounded down to pages).</summary>
     public MemoryManager(long budgetBytes, TimeProvider? timeProvider = null)
     {
