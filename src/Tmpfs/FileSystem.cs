@@ -166,7 +166,8 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
-            lock (inode)
+            Interleaving.Enter(inode);
+            try
             {
                 // Names die with the mount: each extra hard link gives back its ispace, as unlink would.
                 if (!inode.IsDirectory && inode.Nlink > 1)
@@ -176,9 +177,15 @@ public sealed partial class FileSystem
 
                 inode.Nlink = 0;
             }
+            finally
+            {
+                Monitor.Exit(inode);
+            }
 
             sb.Evict(inode);
         }
+
+        Interleaving.Point();
 
         var problems = new List<string>();
         var left = sb.UsedInodes;

@@ -6,7 +6,6 @@ namespace Tmpfs;
 /// <summary>swapon, swapoff and the memory counters.</summary>
 public sealed partial class MemoryManager
 {
-    private const int MaxUnusePasses = 1000;
 
     /// <summary>
     /// swapon(2): adds a swap file of <paramref name="sizeBytes"/> (whole pages) with a
@@ -44,21 +43,7 @@ public sealed partial class MemoryManager
             device.WriteOk = false; // no new slots while we empty it
             try
             {
-                // try_to_unuse: a writepage that took its slot just before WriteOk fell may
-                // publish the entry after a pass went by, so pass again until none is left.
-                for (var pass = 0; device.InUse != 0; pass++)
-                {
-                    if (pass == MaxUnusePasses)
-                    {
-                        TmpfsException.Throw(Errno.EBUSY, $"{device.InUse} slot(s) of '{path}' still in use after {pass} passes");
-                    }
-
-                    Unuse(device.Type);
-                    if (device.InUse != 0)
-                    {
-                        Thread.Sleep(pass < 10 ? 0 : 1);
-                    }
-                }
+                UnuseUntilEmpty(device);
             }
             catch (TmpfsException)
             {
@@ -67,6 +52,62 @@ public sealed partial class MemoryManager
             }
 
             RemoveSwapDevice(device);
+        }
+    }
+
+    /// <summary>
+    /// try_to_unuse: walks the swaplist until no slot of <paramref name="device"/> is in use.
+    /// One walk is not enough: a writepage that took its slot before WriteOk was cleared may
+    /// still be on its way, its inode listed with swapped raised but its page not yet a swap
+    /// entry, so the walk finds nothing of it; the kernel walks again until inuse_pages is 0.
+    /// EBUSY when walks stop making progress (a slot that no page cache refers to).
+    /// </summary>
+    private void UnuseUntilEmpty(SwapDevice device)
+    {
+        var left = long.MaxValue;
+        var stalled = 0;
+        while (true)
+        {
+            var written = Volatile.Read(ref Stat.PswpOut);
+            if (UnuseHook is { } unuse)
+            {
+                unuse(device.Type);
+            }
+            else
+            {
+                Unuse(device.Type);
+            }
+
+            var inUse = device.InUse;
+            if (inUse == 0)
+            {
+                return;
+            }
+
+            if (inUse < left)
+            {
+                left = inUse;
+                stalled = 0;
+            }
+            else if (++stalled >= UnuseStalledPasses)
+            {
+                TmpfsException.Throw(Errno.EBUSY, $"{inUse} slot(s) of '{device.Path}' still in use after unuse");
+            }
+
+            // Let the writepage in flight finish: its page becomes a swap entry once written
+            // (or, if the write fails, its slot is released).
+            if (Interleaving.Current is { } scheduler)
+            {
+                scheduler.WaitUntil(() => device.InUse != inUse || Volatile.Read(ref Stat.PswpOut) != written);
+            }
+            else if (stalled < 16)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.Sleep(1);
+            }
         }
     }
 
@@ -114,6 +155,7 @@ public sealed partial class MemoryManager
     private void Unuse(int type)
     {
         var list = Swaplist;
+        Interleaving.Point();
         Monitor.Enter(list.ListLock);
         try
         {
@@ -130,6 +172,7 @@ public sealed partial class MemoryManager
 
                 inode.StopEviction++;
                 Monitor.Exit(list.ListLock);
+                Interleaving.Point();
                 TmpfsException? error = null;
                 try
                 {
@@ -141,6 +184,7 @@ public sealed partial class MemoryManager
                 }
                 finally
                 {
+                    Interleaving.Point();
                     Monitor.Enter(list.ListLock);
                 }
 

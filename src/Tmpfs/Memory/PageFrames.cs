@@ -306,6 +306,19 @@ internal sealed unsafe class PageFrames : IDisposable
     /// <summary>lock_page(): sleeps until the page lock is ours.</summary>
     public void LockPage(int pfn)
     {
+        if (Interleaving.Current is { } scheduler)
+        {
+            // A systematic test controls this thread: wait through its scheduler, which
+            // cannot see the wait queue's monitor.
+            scheduler.Point();
+            while (!TryLockPage(pfn))
+            {
+                scheduler.WaitUntil(() => !IsLocked(pfn));
+            }
+
+            return;
+        }
+
         if (TryLockPage(pfn))
         {
             return;

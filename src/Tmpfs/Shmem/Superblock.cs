@@ -233,7 +233,8 @@ internal sealed class Superblock
     /// </summary>
     public void Evict(Inode inode)
     {
-        lock (inode)
+        Interleaving.Enter(inode);
+        try
         {
             // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
             // the inode a name since the caller saw it unlinked.
@@ -253,23 +254,27 @@ internal sealed class Superblock
                 inode.Xattrs = null;
             }
         }
+        finally
+        {
+            Monitor.Exit(inode);
+        }
 
         // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
         // (stop_eviction); swapoff holds it that way, never by a reference count.
         var swaplist = Memory.Swaplist;
+        Interleaving.Point();
         lock (swaplist.ListLock)
         {
-            while (inode.StopEviction > 0)
-            {
-                Monitor.Wait(swaplist.ListLock);
-            }
+            Interleaving.WaitFor(swaplist.ListLock, () => inode.StopEviction == 0);
 
             swaplist.Remove(inode);
         }
 
         // Back under the inode lock, so that a checker holding every inode lock never sees
         // the inode set change under it.
-        lock (inode)
+        Interleaving.Enter(inode);
+        try
+        {
             lock (statLock)
             {
                 inodes.Remove(inode.Ino);
@@ -278,6 +283,11 @@ internal sealed class Superblock
                     freeIspace += BogoInodeSize;
                 }
             }
+        }
+        finally
+        {
+            Monitor.Exit(inode);
+        }
     }
 
     /// <summary>iput's last step: evicts an inode when no name and no handle keeps it.</summary>
