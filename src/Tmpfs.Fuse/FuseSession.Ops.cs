@@ -255,6 +255,9 @@ internal sealed partial class FuseSession
             throw new ProtocolException($"WRITE of {a.Size} bytes carries {data.Length}");
         }
 
+        // HANDLE_KILLPRIV_V2: the kernel leaves set-id clearing to us. The engine's write
+        // clears them as file_remove_privs does (for the opener, who is the writer here);
+        // KILL_SUIDGID says the writer lacks CAP_FSETID, which is the same rule.
         var n = File(a.Fh).Write(data[..(int)a.Size], (long)a.Offset);
         ref var o = ref w.Reply.Struct<WriteOut>();
         o.Size = (uint)n;

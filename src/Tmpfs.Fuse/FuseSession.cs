@@ -18,7 +18,7 @@ internal sealed partial class FuseSession
     public const InitFlags Wanted =
         InitFlags.AsyncRead | InitFlags.AtomicOTrunc | InitFlags.ExportSupport | InitFlags.BigWrites |
         InitFlags.DoReaddirplus | InitFlags.ReaddirplusAuto | InitFlags.ParallelDirops | InitFlags.MaxPages |
-        InitFlags.CacheSymlinks;
+        InitFlags.CacheSymlinks | InitFlags.HandleKillprivV2;
 
     /// <summary>Request buffer: the largest WRITE plus headers, with room to spare.</summary>
     public const int RequestCapacity = MaxWrite + (64 * 1024);

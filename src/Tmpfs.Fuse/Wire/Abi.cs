@@ -123,6 +123,15 @@ internal enum SetattrValid : uint
     KillSuidgid = 1 << 11,
 }
 
+/// <summary>fuse_write_in.write_flags.</summary>
+[Flags]
+internal enum WriteFlags : uint
+{
+    Cache = 1 << 0,
+    LockOwner = 1 << 1,
+    KillSuidgid = 1 << 2,
+}
+
 /// <summary>fuse_open_out.open_flags.</summary>
 [Flags]
 internal enum OpenOutFlags : uint
