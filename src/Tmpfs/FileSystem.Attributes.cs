@@ -28,8 +28,12 @@ public sealed partial class FileSystem
     /// <summary>truncate(2): needs write permission on the file.</summary>
     public void Truncate(string path, long size, Credentials? cred = null)
     {
-        var c = Caller(cred);
-        var inode = Resolve(path, cred, follow: true);
+        TruncateOf(Resolve(path, cred, follow: true), size, Caller(cred));
+    }
+
+    /// <summary>truncate(2)'s core on an inode: EISDIR, write permission, then the size change.</summary>
+    internal static void TruncateOf(Inode inode, long size, Credentials c)
+    {
         if (inode.IsDirectory)
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");

@@ -57,15 +57,9 @@ public sealed partial class FileSystem
             }
 
             var dir = parent.Dir;
-            Permission.Check(dir, AccessMode.Execute, c);
-            var existing = dir.Dir!.Lookup(parent.Name);
-            if (existing is not null)
+            var (existing, created) = CreateIn(dir, parent.Name, flags, mode, c);
+            if (!created)
             {
-                if ((flags & OpenFlags.Exclusive) != 0)
-                {
-                    TmpfsException.Throw(Errno.EEXIST, $"file exists: '{parent.Name}'");
-                }
-
                 if (existing.IsSymlink)
                 {
                     if ((flags & OpenFlags.NoFollow) != 0)
@@ -83,59 +77,88 @@ public sealed partial class FileSystem
                     path = target.StartsWith('/') ? target : PathOf(dir) + "/" + target;
                     continue;
                 }
-
-                if (existing.IsDirectory)
-                {
-                    TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
-                }
-
-                return (existing, false);
             }
 
-            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-            if (dir.Nlink == 0)
-            {
-                TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
-            }
-
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
-            var inode = sb.NewInode(m, uid, gid);
-            AddEntry(dir, parent.Name, inode);
-            return (inode, true);
+            return (existing, created);
         }
+    }
+
+    /// <summary>
+    /// O_CREAT's core in a known directory (namespace lock held for writing): the existing
+    /// inode (EEXIST with O_EXCL, EISDIR for a directory; a symlink is returned for the
+    /// caller to follow) or a new regular file owned by the caller.
+    /// </summary>
+    internal (Inode Inode, bool Created) CreateIn(Inode dir, string name, OpenFlags flags, int mode, Credentials c)
+    {
+        Permission.Check(dir, AccessMode.Execute, c);
+        var existing = dir.Dir!.Lookup(name);
+        if (existing is not null)
+        {
+            if ((flags & OpenFlags.Exclusive) != 0)
+            {
+                TmpfsException.Throw(Errno.EEXIST, $"file exists: '{name}'");
+            }
+
+            if (existing.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+            }
+
+            return (existing, false);
+        }
+
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+        if (dir.Nlink == 0)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+        }
+
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+        var inode = sb.NewInode(m, uid, gid);
+        AddEntry(dir, name, inode);
+        return (inode, true);
     }
 
     /// <summary>open(dir, O_TMPFILE): an unnamed regular file in a directory, linkable later.</summary>
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
-        var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite) || (flags & OpenFlags.Create) != 0)
-        {
-            // build_open_flags: O_TMPFILE needs write access and excludes O_CREAT.
-            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
-        }
-
+        CheckTmpfileFlags(flags);
         using (EnterWrite())
         {
-            var dir = PathWalk.Lookup(sb, path, c, followFinal: true);
-            if (!dir.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
-            var inode = sb.NewInode(m, uid, gid);
-            inode.Nlink = 0;
-            var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
-            {
-                IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
-            };
-            return handle;
+            return TmpfileIn(PathWalk.Lookup(sb, path, c, followFinal: true), flags, mode, c);
         }
     }
 
-    private FileHandle FinishOpen(Inode inode, OpenFlags flags, Credentials c, bool created)
+    /// <summary>build_open_flags: O_TMPFILE needs write access and excludes O_CREAT (EINVAL).</summary>
+    internal static void CheckTmpfileFlags(OpenFlags flags)
+    {
+        var accessMode = flags & OpenFlags.AccessModeMask;
+        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite) || (flags & OpenFlags.Create) != 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
+        }
+    }
+
+    /// <summary>O_TMPFILE's core in a known directory (namespace lock held for writing).</summary>
+    internal FileHandle TmpfileIn(Inode dir, OpenFlags flags, int mode, Credentials c)
+    {
+        if (!dir.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+        var inode = sb.NewInode(m, uid, gid);
+        inode.Nlink = 0;
+        var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
+        {
+            IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
+        };
+        return handle;
+    }
+
+    internal FileHandle FinishOpen(Inode inode, OpenFlags flags, Credentials c, bool created)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
         if ((flags & OpenFlags.Path) != 0)

@@ -14,6 +14,7 @@ public sealed partial class FileSystem
 {
     private readonly Superblock sb;
     private int unmounted;
+    private NodeOperations? nodes;
 
     internal FileSystem(MemoryManager memory, MountOptions options, Credentials mounter)
     {
@@ -55,6 +56,12 @@ public sealed partial class FileSystem
 
     internal Superblock Superblock => sb;
 
+    /// <summary>
+    /// The same operations by inode number (node id) instead of path, for front ends that
+    /// speak in nodes, such as FUSE; see docs/api.md.
+    /// </summary>
+    public NodeOperations Nodes => nodes ??= new NodeOperations(this);
+
     /// <summary>stat(2), or lstat(2) with <paramref name="follow"/> false.</summary>
     public StatInfo Stat(string path, Credentials? cred = null, bool follow = true)
     {
@@ -75,11 +82,15 @@ public sealed partial class FileSystem
         var c = cred ?? Credentials.Root;
         using (EnterRead())
         {
-            var inode = PathWalk.Lookup(sb, path, c, followFinal: true);
-            if (mode != AccessMode.Exists)
-            {
-                Permission.Check(inode, mode, c);
-            }
+            AccessOf(PathWalk.Lookup(sb, path, c, followFinal: true), mode, c);
+        }
+    }
+
+    internal static void AccessOf(Inode inode, AccessMode mode, Credentials c)
+    {
+        if (mode != AccessMode.Exists)
+        {
+            Permission.Check(inode, mode, c);
         }
     }
 
@@ -267,7 +278,7 @@ public sealed partial class FileSystem
     {
         if (Interlocked.Decrement(ref inode.OpenCount) == 0 && inode.Nlink == 0)
         {
-            sb.EvictIfUnused(inode);
+            sb.EvictIfUnused(inode); // also checks the lookup count
         }
 
         if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached && sb.ClaimTeardown())
