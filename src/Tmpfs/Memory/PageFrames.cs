@@ -178,6 +178,16 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         ref var page = ref descriptors[pfn];
         Debug.Assert((page.Flags & (int)PageFlags.Locked) == 0, "freeing a locked page");
+
+        // __folio_put -> __page_cache_release: a page whose last reference goes while it is
+        // on an LRU list leaves the list here. Reclaim puts a page back after unlocking it,
+        // and its owner may have let go of it in between (truncation found it isolated, so
+        // its own LRU removal did nothing): the last put, whoever makes it, unlinks it.
+        if ((Volatile.Read(ref page.Flags) & (int)PageFlags.Lru) != 0)
+        {
+            ReleaseFromLru?.Invoke(pfn);
+        }
+
         page.Mapping = null;
         page.Index = 0;
         page.Flags = 0;
@@ -189,6 +199,31 @@ internal sealed unsafe class PageFrames : IDisposable
             Debug.Assert(freeCount < TotalFrames, "double free of a frame");
             freeStack[freeCount++] = pfn;
         }
+    }
+
+    /// <summary>Unlinks a page from its LRU list as its last reference goes (set by <see cref="LruLists"/>).</summary>
+    public Action<int>? ReleaseFromLru { get; set; }
+
+    /// <summary>
+    /// folio_try_get / get_page_unless_zero: a reference unless the count is 0, which means
+    /// the page is being freed (and is about to leave the LRU list it was found on).
+    /// </summary>
+    public bool TryGetPage(int pfn)
+    {
+        ref var count = ref descriptors[pfn].RefCount;
+        var old = Volatile.Read(ref count);
+        while (old > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref count, old + 1, old);
+            if (seen == old)
+            {
+                return true;
+            }
+
+            old = seen;
+        }
+
+        return false;
     }
 
     /// <summary>get_page(): one more reference to a frame that is already referenced.</summary>
