@@ -46,6 +46,11 @@ internal static class StressCommand
             Description = "Each loop writes a file of a random size from 0 to this [default: 100M]",
             CustomParser = r => CliValues.Size(r),
         };
+        var chunk = new Option<long?>("--chunk-size")
+        {
+            Description = "Size of each write and read, dd's bs= (a multiple of 4K) [default: 1M]",
+            CustomParser = r => CliValues.Size(r),
+        };
         var seed = new Option<int?>("--seed")
         {
             Description = "Seed for file sizes and data (default: random, printed in the report)",
@@ -67,7 +72,7 @@ internal static class StressCommand
         var command = new Command("stress", "Run the seed's reproducer in-process: many loops of mount, write a file of random size, read it back, umount, " +
             "on one RAM budget far below what they write, with swapoff/swapon cycling beside them; then check for violations and leaks")
         {
-            workers, duration, budget, swapSize, cyclingSize, maxFile, seed, swapDir, checkEvery, verbose,
+            workers, duration, budget, swapSize, cyclingSize, maxFile, chunk, seed, swapDir, checkEvery, verbose,
         };
 
         command.SetAction(result =>
@@ -80,6 +85,7 @@ internal static class StressCommand
                 SwapSize = result.GetValue(swapSize) ?? defaults.SwapSize,
                 CyclingSwapSize = result.GetValue(cyclingSize),
                 MaxFile = result.GetValue(maxFile) ?? defaults.MaxFile,
+                ChunkSize = (int)Math.Clamp(result.GetValue(chunk) ?? defaults.ChunkSize, 0, int.MaxValue),
                 Seed = result.GetValue(seed) ?? Random.Shared.Next(),
                 SwapDirectory = result.GetValue(swapDir),
                 CheckEvery = result.GetValue(checkEvery),

@@ -338,6 +338,7 @@ internal sealed class StressWorker
     private void Unexpected(string what, Exception e)
     {
         StressCounters.Add(ref counters.UnexpectedErrors);
-        counters.Note($"worker {id} {what}: unexpected {e.GetType().Name}: {e.Message}");
+        var where = e is TmpfsException ? "" : "\n" + string.Join("\n", (e.StackTrace ?? "").Split('\n').Take(12));
+        counters.Note($"worker {id} {what}: unexpected {e.GetType().Name}: {e.Message}{where}");
     }
 }
