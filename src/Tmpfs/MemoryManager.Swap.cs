@@ -24,7 +24,19 @@ public sealed partial class MemoryManager
         Swap.Add(full, slots, priority, type =>
         {
             var created = !File.Exists(full);
-            var backing = SwapFileBacking.Open(full, slots * PageFrames.PageSize, create: created);
+            SwapFileBacking backing;
+            try
+            {
+                backing = SwapFileBacking.Open(full, slots * PageFrames.PageSize, create: created);
+            }
+            catch (TmpfsException) when (created)
+            {
+                // A swapon that fails (ENOSPC from the preallocation on a full disk) leaves
+                // nothing behind: not the file it created, nor the blocks it got so far.
+                TryDelete(full);
+                throw;
+            }
+
             return new SwapDevice(type, full, slots, priority, backing, created);
         });
     }
@@ -230,14 +242,22 @@ public sealed partial class MemoryManager
         device.Dispose();
         if (device.Created)
         {
-            try
-            {
-                File.Delete(device.Path);
-            }
-            catch (IOException)
-            {
-                // The file stays; the device is gone all the same.
-            }
+            TryDelete(device.Path);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // The file stays; the device is gone all the same.
+        }
+        catch (UnauthorizedAccessException)
+        {
         }
     }
 }
