@@ -255,18 +255,18 @@ public sealed partial class StressRunner
         Problems = c.Problems,
     };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Workers} workers on a {BudgetMiB} MiB budget, {SwapMiB} MiB of swap in {Directory}")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Workers} workers on a {BudgetMiB} MiB budget, {SwapMiB} MiB of swap in {Directory}")]
     private partial void LogStart(int workers, long budgetMiB, long swapMiB, string directory);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "stopping ({Why}): workers unmount, then the checks and swapoff")]
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "stopping ({Why}): workers unmount, then the checks and swapoff")]
     private partial void LogStopping(string why);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} thread(s) did not stop: the budget is left as it is")]
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "{Count} thread(s) did not stop: the budget is left as it is")]
     private partial void LogHung(int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Text}")]
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "{Text}")]
     private partial void LogWarning(string text);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Text}")]
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Text}")]
     private partial void LogInfo(string text);
 }

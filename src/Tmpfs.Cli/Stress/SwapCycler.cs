@@ -85,12 +85,12 @@ internal sealed partial class SwapCycler
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "swapon {Path}")]
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "swapon {Path}")]
     private partial void LogSwapon(string path);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "swapoff {Path}")]
+    [LoggerMessage(EventId = 21, Level = LogLevel.Debug, Message = "swapoff {Path}")]
     private partial void LogSwapoff(string path);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "swapoff {Path}: ENOMEM, the file stays on")]
+    [LoggerMessage(EventId = 22, Level = LogLevel.Debug, Message = "swapoff {Path}: ENOMEM, the file stays on")]
     private partial void LogSwapoffEnomem(string path);
 }

@@ -20,7 +20,7 @@ public sealed class StressRunnerTests(ITestOutputHelper output)
             Duration = TimeSpan.FromSeconds(20),
             Budget = 16L << 20,          // 24 workers x up to 8 MiB each: about 6 times the budget in flight
             SwapSize = 96L << 20,
-            CyclingSwapSize = 24L << 20,
+            CyclingSwapSize = 4L << 20,  // small enough that swapoff can bring it home into 16 MiB now and then
             MaxFile = 8L << 20,
             ChunkSize = 256 << 10,
             Seed = 20110511,             // the day of the seed's fix
