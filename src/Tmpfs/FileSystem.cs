@@ -114,6 +114,17 @@ public sealed partial class FileSystem
         };
     }
 
+    /// <summary>
+    /// A consistency check of this mount (an fsck): names, link counts, page caches and
+    /// their charges. Returns the problems found, one line each (empty when consistent).
+    /// It locks the mount and pauses reclaim while it looks; exact when the mount is idle.
+    /// </summary>
+    public IReadOnlyList<string> CheckConsistency()
+    {
+        CheckMounted();
+        return Fsck.Check(sb);
+    }
+
     /// <summary>mount -o remount,OPTIONS: changes size/nr_inodes (EINVAL below what is in use).</summary>
     public void Remount(string options)
     {

@@ -25,7 +25,6 @@ public sealed partial class MemoryManager : IDisposable
         Frames = new PageFrames(budgetBytes);
         Time = timeProvider ?? TimeProvider.System;
         Lru = new LruLists(Frames);
-        Frames.Lru = Lru;
         Swap = new SwapSpace(Frames);
         Reclaim = new Reclaim(Frames, Lru, Swap, Stat);
         Metrics = new MemoryMetrics(this);

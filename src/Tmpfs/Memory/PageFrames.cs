@@ -72,9 +72,6 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
-    /// <summary>The LRU lists, so that freeing a page still on one can unlink it.</summary>
-    public LruLists? Lru { get; set; }
-
     /// <summary>Frames carved so far: only these have descriptors (pfn below this).</summary>
     public int CarvedFrames => Volatile.Read(ref carvedFrames);
 
@@ -185,7 +182,7 @@ internal sealed unsafe class PageFrames : IDisposable
         // (reclaim put it back after losing a race with truncation); take it off first.
         if ((Volatile.Read(ref page.Flags) & (int)PageFlags.Lru) != 0)
         {
-            Lru?.Remove(pfn);
+            ReleaseFromLru?.Invoke(pfn);
         }
 
         page.Mapping = null;
@@ -202,6 +199,9 @@ internal sealed unsafe class PageFrames : IDisposable
             freeCount++;
         }
     }
+
+    /// <summary>Unlinks a page from its LRU list as its last reference goes (set by <see cref="LruLists"/>).</summary>
+    public Action<int>? ReleaseFromLru { get; set; }
 
     /// <summary>get_page(): one more reference to a frame that is already referenced.</summary>
     public void GetPage(int pfn)
