@@ -33,12 +33,12 @@ internal static class StressCommand
         };
         var swapSize = new Option<long?>("--swap-size", "-s")
         {
-            Description = "Size of the swap file that stays on; a second file of a quarter of it cycles through swapon/swapoff [default: 1G]",
+            Description = "Size of the swap file that stays on (a second, smaller one cycles through swapon/swapoff) [default: 1G]",
             CustomParser = r => CliValues.Size(r),
         };
         var cyclingSize = new Option<long?>("--cycling-swap-size")
         {
-            Description = "Size of the cycling swap file (default: a quarter of --swap-size; 0: no cycling)",
+            Description = "Size of the cycling swap file (default: a quarter of --swap-size or --budget, whichever is smaller; 0: no cycling)",
             CustomParser = r => CliValues.Size(r),
         };
         var maxFile = new Option<long?>("--max-file", "-m")

@@ -19,7 +19,12 @@ public sealed record StressOptions
     /// <summary>The swap file that stays on for the whole run.</summary>
     public long SwapSize { get; init; } = 1L << 30;
 
-    /// <summary>The second swap file, switched on and off beside the workers; 0 for none. Null: a quarter of <see cref="SwapSize"/>.</summary>
+    /// <summary>
+    /// The second swap file, switched on and off beside the workers; 0 for none. Null: a
+    /// quarter of <see cref="SwapSize"/> or of <see cref="Budget"/>, whichever is smaller
+    /// (swapoff brings every page of the file back through the budget, one page at a time,
+    /// so a file much larger than the budget takes the whole run to empty).
+    /// </summary>
     public long? CyclingSwapSize { get; init; }
 
     /// <summary>Each loop writes a file of a random size from 0 to this many bytes.</summary>
@@ -47,7 +52,7 @@ public sealed record StressOptions
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The cycling swap file's size in bytes.</summary>
-    public long EffectiveCyclingSwapSize => CyclingSwapSize ?? SwapSize / 4;
+    public long EffectiveCyclingSwapSize => CyclingSwapSize ?? Math.Min(SwapSize, Budget) / 4;
 
     /// <summary>Throws <see cref="ArgumentException"/> for settings the run cannot use.</summary>
     public void Validate()

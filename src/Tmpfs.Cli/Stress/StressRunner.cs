@@ -103,7 +103,10 @@ public sealed partial class StressRunner
             if (clock.Elapsed >= next)
             {
                 progress?.Invoke(Snapshot(counters, memory, clock.Elapsed));
-                next += interval;
+
+                // The next whole second from now: after a stall (300 busy threads on 2 cores
+                // can keep this one off a CPU for seconds) no burst of catch-up lines.
+                next = TimeSpan.FromSeconds(Math.Floor(clock.Elapsed.TotalSeconds / interval.TotalSeconds + 1) * interval.TotalSeconds);
             }
         }
 
