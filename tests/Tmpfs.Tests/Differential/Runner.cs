@@ -143,7 +143,8 @@ internal sealed class Runner(IFsTarget target)
         return Ok(rc);
     }
 
-    public static string Err(long rc) => ((Errno)(int)-rc).ToString();
+    public static string Err(long rc) =>
+        rc == EngineTarget.Unexpected ? "EXCEPTION " + EngineTarget.TakeUnexpected() : ((Errno)(int)-rc).ToString();
 
     public static string Ok(long rc) => rc < 0 ? Err(rc) : "ok";
 
