@@ -37,9 +37,9 @@ public sealed class FileHandle : IDisposable
     /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
     internal bool IsTmpfileLinkable { get; init; }
 
-    private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.WriteOnly;
+    private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.ReadOnly or OpenFlags.ReadWrite;
 
-    private bool CanWrite => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.ReadOnly;
+    private bool CanWrite => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite;
 
     /// <summary>pread(2): bytes read, 0 at or past the end of the file.</summary>
     public int Read(Span<byte> buffer, long offset)

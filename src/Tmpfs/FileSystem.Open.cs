@@ -18,10 +18,11 @@ public sealed partial class FileSystem
             return OpenTmpfile(path, flags, mode, c);
         }
 
-        var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode == OpenFlags.AccessModeMask)
+        // build_open_flags (6.4+): O_CREAT | O_DIRECTORY is invalid. An access mode of 3
+        // (O_ACCMODE) is not: it needs read and write permission and allows neither.
+        if ((flags & (OpenFlags.Create | OpenFlags.Directory)) == (OpenFlags.Create | OpenFlags.Directory))
         {
-            TmpfsException.Throw(Errno.EINVAL, "bad access mode");
+            TmpfsException.Throw(Errno.EINVAL, "O_CREAT | O_DIRECTORY");
         }
 
         Inode inode;
@@ -53,16 +54,16 @@ public sealed partial class FileSystem
         for (var links = 0; ; links++)
         {
             var parent = PathWalk.LookupParent(sb, path, c);
-            if (parent.Type != PathWalk.LastType.Normal || parent.TrailingSlash)
+            if (parent.Type != PathWalk.LastType.Normal)
             {
-                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR.
-                if (parent.Type == PathWalk.LastType.Normal && (flags & OpenFlags.Exclusive) == 0 &&
-                    parent.Dir.Dir!.Lookup(parent.Name) is { IsDirectory: true } existingDir)
-                {
-                    return (existingDir, false);
-                }
+                // ".", ".." or the root: do_open says EEXIST with O_EXCL, else EISDIR.
+                TmpfsException.Throw((flags & OpenFlags.Exclusive) != 0 ? Errno.EEXIST : Errno.EISDIR, "O_CREAT on a directory");
+            }
 
-                TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+            if (parent.TrailingSlash)
+            {
+                // open_last_lookups: O_CREAT with trailing slashes is EISDIR, existing or not.
+                TmpfsException.Throw(Errno.EISDIR, "O_CREAT with a trailing slash");
             }
 
             var dir = parent.Dir;
@@ -118,7 +119,7 @@ public sealed partial class FileSystem
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite))
+        if (accessMode == OpenFlags.ReadOnly)
         {
             TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access");
         }
@@ -156,7 +157,8 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0 && accessMode != OpenFlags.ReadOnly))
+        // may_open: MAY_WRITE (a write access mode, or O_TRUNC) on a directory is EISDIR.
+        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0))
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
@@ -170,12 +172,12 @@ public sealed partial class FileSystem
         if (!created)
         {
             var want = AccessMode.Exists;
-            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite)
+            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask)
             {
                 want |= AccessMode.Read;
             }
 
-            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite || (flags & OpenFlags.Truncate) != 0)
+            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask || (flags & OpenFlags.Truncate) != 0)
             {
                 want |= AccessMode.Write;
             }
