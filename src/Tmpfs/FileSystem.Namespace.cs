@@ -151,13 +151,7 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterWrite())
         {
-            var inode = handle.Inode;
-            if (inode.Nlink == 0 && !handle.IsTmpfileLinkable)
-            {
-                TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
-            }
-
-            return LinkInode(inode, newPath, c);
+            return LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable);
         }
     }
 
@@ -263,7 +257,7 @@ public sealed partial class FileSystem
     /// The parent directory and new name for a create, after the checks every create
     /// makes: the name is a normal one and free (EEXIST), the caller may write the directory.
     /// </summary>
-    private (Inode Dir, string Name) PrepareCreate(string path, Credentials c, bool allowTrailingSlash)
+    private (Inode Dir, string Name) PrepareCreate(string path, Credentials c, bool allowTrailingSlash, bool checkWrite = true)
     {
         var parent = PathWalk.LookupParent(sb, path, c);
         var dir = parent.Dir;
@@ -283,23 +277,33 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOENT, "no such file or directory (trailing slash)");
         }
 
-        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-        if (dir.Nlink == 0)
+        if (checkWrite)
         {
-            TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+            CheckCreateWrite(dir, c);
         }
 
         return (dir, parent.Name);
     }
 
-    private StatInfo LinkInode(Inode inode, string newPath, Credentials c)
+    /// <summary>may_create: the directory must still be linked (IS_DEADDIR), then write and search permission.</summary>
+    private static void CheckCreateWrite(Inode dir, Credentials c)
     {
-        if (inode.IsDirectory)
+        if (dir.Nlink == 0)
         {
-            TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
+            TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
         }
 
-        var (dir, name) = PrepareCreate(newPath, c, allowTrailingSlash: false);
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+    }
+
+    /// <summary>
+    /// do_linkat + vfs_link, in the kernel's order: the new name (filename_create: ENOENT,
+    /// ENOTDIR, EEXIST), may_linkat (protected_hardlinks, EPERM), may_create (EACCES),
+    /// a directory (EPERM), an unlinked source (ENOENT unless a linkable O_TMPFILE).
+    /// </summary>
+    private StatInfo LinkInode(Inode inode, string newPath, Credentials c, bool linkable = false)
+    {
+        var (dir, name) = PrepareCreate(newPath, c, allowTrailingSlash: false, checkWrite: false);
 
         // may_linkat with fs.protected_hardlinks=1: a non-owner may only link a file it could read and write.
         if (!Permission.IsOwner(inode, c) &&
@@ -308,6 +312,17 @@ public sealed partial class FileSystem
              !Permission.May(inode, AccessMode.Read | AccessMode.Write, c)))
         {
             TmpfsException.Throw(Errno.EPERM, "protected_hardlinks: not allowed to link");
+        }
+
+        CheckCreateWrite(dir, c);
+        if (inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
+        }
+
+        if (inode.Nlink == 0 && !linkable)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
         }
 
         if (inode.Nlink >= MaxLinks)
