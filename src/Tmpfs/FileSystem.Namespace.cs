@@ -39,11 +39,6 @@ public sealed partial class FileSystem
                 break;
             case FileModes.CharDevice:
             case FileModes.BlockDevice:
-                if (!c.IsRoot)
-                {
-                    TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
-                }
-
                 break;
             case FileModes.Directory:
                 TmpfsException.Throw(Errno.EPERM, "mknod cannot make a directory");
@@ -56,8 +51,15 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: false);
-            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var isDevice = type is FileModes.CharDevice or FileModes.BlockDevice;
+
+            // vfs_mknod: CAP_MKNOD is checked after the name and may_create.
+            if (isDevice && !c.IsRoot)
+            {
+                TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
+            }
+
+            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var inode = sb.NewInode(m, uid, gid, isDevice ? rdev : 0);
             AddEntry(dir, name, inode);
             return inode.ToStat();
