@@ -170,19 +170,20 @@ public sealed partial class FileSystem
             }
 
             var dir = parent.Dir;
-            Permission.Check(dir, AccessMode.Execute, c);
             var inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{parent.Name}'");
+            if (parent.TrailingSlash)
+            {
+                // do_unlinkat "slashes": decided before may_delete, so before any permission check.
+                TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
+            }
+
+            // may_delete: permission and sticky bit first, then the type.
+            Permission.CheckDelete(dir, inode, c);
             if (inode.IsDirectory)
             {
                 TmpfsException.Throw(Errno.EISDIR, "is a directory");
             }
 
-            if (parent.TrailingSlash)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            Permission.CheckDelete(dir, inode, c);
             RemoveEntry(dir, parent.Name, inode);
         }
     }
@@ -208,14 +209,15 @@ public sealed partial class FileSystem
             }
 
             var dir = parent.Dir;
-            Permission.Check(dir, AccessMode.Execute, c);
             var inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such directory: '{parent.Name}'");
+
+            // may_delete: permission and sticky bit first, then the type.
+            Permission.CheckDelete(dir, inode, c);
             if (!inode.IsDirectory)
             {
                 TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
             }
 
-            Permission.CheckDelete(dir, inode, c);
             if (inode.Dir!.Count != 0)
             {
                 TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
