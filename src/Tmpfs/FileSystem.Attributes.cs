@@ -32,12 +32,18 @@ public sealed partial class FileSystem
     }
 
     /// <summary>setxattr(2).</summary>
-    public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrFlags flags = XattrFlags.None, Credentials? cred = null, bool follow = true) =>
+    public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrFlags flags = XattrFlags.None, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckSetImport(name, value.Length, flags);
         XattrOps.Set(Resolve(path, cred, follow), name, value, flags, Caller(cred));
+    }
 
     /// <summary>getxattr(2): the value's length; with an empty buffer only the length, ERANGE if too small.</summary>
-    public int GetXattr(string path, string name, Span<byte> buffer, Credentials? cred = null, bool follow = true) =>
-        XattrOps.Get(Resolve(path, cred, follow), name, buffer, Caller(cred));
+    public int GetXattr(string path, string name, Span<byte> buffer, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckImport(name);
+        return XattrOps.Get(Resolve(path, cred, follow), name, buffer, Caller(cred));
+    }
 
     /// <summary>The value of an attribute, read whole.</summary>
     public byte[] GetXattr(string path, string name, Credentials? cred = null, bool follow = true)
@@ -68,8 +74,11 @@ public sealed partial class FileSystem
         XattrOps.ListInto(Resolve(path, cred, follow), buffer, Caller(cred));
 
     /// <summary>removexattr(2).</summary>
-    public void RemoveXattr(string path, string name, Credentials? cred = null, bool follow = true) =>
+    public void RemoveXattr(string path, string name, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckImport(name);
         XattrOps.Remove(Resolve(path, cred, follow), name, Caller(cred));
+    }
 
     private Inode Resolve(string path, Credentials? cred, bool follow)
     {
