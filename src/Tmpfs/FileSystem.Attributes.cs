@@ -14,13 +14,26 @@ public sealed partial class FileSystem
         InodeAttributes.Chown(Resolve(path, cred, follow), uid, gid, Caller(cred));
 
     /// <summary>utimensat(2) with <see cref="Timespec.Now"/> and <see cref="Timespec.Omit"/>.</summary>
-    public void Utimens(string path, Timespec atime, Timespec mtime, Credentials? cred = null, bool follow = true) =>
+    public void Utimens(string path, Timespec atime, Timespec mtime, Credentials? cred = null, bool follow = true)
+    {
+        // sys_utimensat: with both OMIT there is nothing to do, "we must not even check the path".
+        if (atime.IsOmit && mtime.IsOmit)
+        {
+            return;
+        }
+
         InodeAttributes.Utimens(Resolve(path, cred, follow), atime, mtime, Caller(cred));
+    }
 
     /// <summary>truncate(2): needs write permission on the file.</summary>
     public void Truncate(string path, long size, Credentials? cred = null)
     {
         var c = Caller(cred);
+        if (size < 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "negative size"); // do_sys_truncate, before the lookup
+        }
+
         var inode = Resolve(path, cred, follow: true);
         if (inode.IsDirectory)
         {

@@ -81,6 +81,9 @@ internal static class InodeAttributes
             return;
         }
 
+        // vfs_utimes: nanoseconds are validated before setattr_prepare's permission checks.
+        CheckTime(atime);
+        CheckTime(mtime);
         lock (inode)
         {
             CheckLive(inode);
@@ -95,8 +98,6 @@ internal static class InodeAttributes
                 Permission.Check(inode, AccessMode.Write, cred);
             }
 
-            CheckTime(atime);
-            CheckTime(mtime);
             var now = inode.Sb.NowNs();
             if (!atime.IsOmit)
             {
