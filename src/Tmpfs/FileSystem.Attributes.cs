@@ -40,6 +40,11 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
+        if (!inode.IsRegular)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not a regular file"); // vfs_truncate, before permission
+        }
+
         Permission.Check(inode, AccessMode.Write, c);
         InodeAttributes.Truncate(inode, size, c);
     }
