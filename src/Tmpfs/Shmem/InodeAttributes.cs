@@ -137,7 +137,9 @@ internal static class InodeAttributes
         lock (inode)
         {
             CheckLive(inode);
-            if (size < inode.Size)
+            // shmem_setattr: newsize <= oldsize truncates from newsize on, which also frees
+            // pages fallocated (KEEP_SIZE) beyond the end even when the size does not change.
+            if (size <= inode.Size)
             {
                 PageCache.TruncatePages(inode, size);
             }
