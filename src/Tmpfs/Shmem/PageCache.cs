@@ -298,8 +298,17 @@ internal static class PageCache
 
         for (var index = first; index <= last; index++)
         {
-            if (inode.Pages.Get(index) != 0)
+            var entry = inode.Pages.Get(index);
+            if (entry != 0)
             {
+                // shmem_get_folio(SGP_FALLOC) on a page fallocated earlier "must initialize it
+                // now, lest undo on failure cancel our earlier guarantee": it becomes Uptodate,
+                // so SEEK_DATA reports it as data from now on.
+                if (PageCacheTree.IsFrame(entry) && !sb.Frames.TestFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate))
+                {
+                    sb.Frames.SetFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate);
+                }
+
                 continue;
             }
 
