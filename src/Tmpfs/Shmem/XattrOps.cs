@@ -54,20 +54,19 @@ internal static class XattrOps
             CheckNamespace(name);
             var list = inode.Xattrs;
             var old = list?.Get(name);
-            if (old is not null && (flags & XattrFlags.Create) != 0)
-            {
-                TmpfsException.Throw(Errno.EEXIST, $"attribute '{name}' exists");
-            }
 
-            if (old is null && (flags & XattrFlags.Replace) != 0)
-            {
-                TmpfsException.Throw(Errno.ENODATA, $"no attribute '{name}'");
-            }
-
+            // shmem_xattr_handler_set charges the inode space first (ENOSPC), and only then
+            // does simple_xattr_set look at CREATE/REPLACE (EEXIST, ENODATA), giving it back.
             var space = XattrList.Space(name, value.Length);
             if (!inode.Sb.TryChargeIspace(space))
             {
                 TmpfsException.Throw(Errno.ENOSPC, "no inode space left for the attribute");
+            }
+
+            if ((old is not null && (flags & XattrFlags.Create) != 0) || (old is null && (flags & XattrFlags.Replace) != 0))
+            {
+                inode.Sb.ReturnIspace(space);
+                TmpfsException.Throw(old is null ? Errno.ENODATA : Errno.EEXIST, $"attribute '{name}': {(old is null ? "missing" : "exists")}");
             }
 
             list ??= inode.Xattrs = new XattrList();
