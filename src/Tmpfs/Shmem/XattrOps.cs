@@ -243,13 +243,11 @@ internal static class XattrOps
             return;
         }
 
-        // security.*: the LSM decides; without one, writes need ownership-free inode permission only.
-        if (mask == Write)
+        // security.*: xattr_permission leaves it to the LSM; the capability module's
+        // cap_inode_setxattr/cap_inode_removexattr want CAP_SYS_ADMIN to write, reading is free.
+        if (mask == Write && !cred.IsRoot)
         {
-            if (!Permission.IsOwner(inode, cred))
-            {
-                TmpfsException.Throw(Errno.EPERM, "security attributes: not the owner");
-            }
+            TmpfsException.Throw(Errno.EPERM, "security attributes need CAP_SYS_ADMIN to change");
         }
     }
 }
