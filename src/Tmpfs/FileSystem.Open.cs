@@ -80,6 +80,7 @@ public sealed partial class FileSystem
                 {
                     if ((flags & OpenFlags.NoFollow) != 0)
                     {
+                        CheckCreateInSticky(dir, existing, c);
                         TmpfsException.Throw(Errno.ELOOP, "O_NOFOLLOW on a symbolic link");
                     }
 
@@ -99,6 +100,7 @@ public sealed partial class FileSystem
                     TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
                 }
 
+                CheckCreateInSticky(dir, existing, c);
                 return (existing, false);
             }
 
@@ -112,6 +114,30 @@ public sealed partial class FileSystem
             var inode = sb.NewInode(m, uid, gid);
             AddEntry(dir, parent.Name, inode);
             return (inode, true);
+        }
+    }
+
+    /// <summary>
+    /// may_create_in_sticky, with the kernel's default fs.protected_regular=0 and
+    /// fs.protected_fifos=0: O_CREAT meeting an existing file other than a regular file or
+    /// FIFO in a sticky world-writable directory is EACCES unless the caller or the
+    /// directory's owner owns it. There is no capability override, root included.
+    /// </summary>
+    private static void CheckCreateInSticky(Inode dir, Inode existing, Credentials c)
+    {
+        if ((dir.Mode & FileModes.Sticky) == 0 || existing.IsRegular || (existing.Mode & FileModes.TypeMask) == FileModes.Fifo)
+        {
+            return;
+        }
+
+        if (existing.Uid == dir.Uid || existing.Uid == c.Uid)
+        {
+            return;
+        }
+
+        if ((dir.Mode & 0x2) != 0)
+        {
+            TmpfsException.Throw(Errno.EACCES, "O_CREAT on another user's file in a sticky directory");
         }
     }
 
