@@ -46,7 +46,7 @@ public sealed partial class FileSystem
         }
 
         Permission.Check(inode, AccessMode.Write, c);
-        InodeAttributes.Truncate(inode, size, c);
+        InodeAttributes.Truncate(inode, size, c, explicitTimes: false);
     }
 
     /// <summary>setxattr(2).</summary>

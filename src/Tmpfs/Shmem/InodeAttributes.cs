@@ -117,7 +117,11 @@ internal static class InodeAttributes
     /// truncate/ftruncate (do_truncate + shmem_setattr): EISDIR, EINVAL, EFBIG;
     /// write permission is checked by the caller (path: inode, handle: open mode).
     /// </summary>
-    public static void Truncate(Inode inode, long size, Credentials cred)
+    /// <param name="explicitTimes">
+    /// ftruncate and O_TRUNC pass ATTR_MTIME|ATTR_CTIME (times always set); truncate(2) by path
+    /// does not, and shmem_setattr then leaves the times alone when the size does not change.
+    /// </param>
+    public static void Truncate(Inode inode, long size, Credentials cred, bool explicitTimes = true)
     {
         if (size < 0)
         {
@@ -144,9 +148,13 @@ internal static class InodeAttributes
                 PageCache.TruncatePages(inode, size);
             }
 
+            var changed = size != inode.Size;
             inode.Size = size;
             Permission.KillPrivs(inode, cred);
-            inode.MtimeNs = inode.CtimeNs = inode.Sb.NowNs();
+            if (changed || explicitTimes)
+            {
+                inode.MtimeNs = inode.CtimeNs = inode.Sb.NowNs();
+            }
         }
     }
 
