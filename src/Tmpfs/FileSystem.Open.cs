@@ -90,6 +90,11 @@ public sealed partial class FileSystem
                     }
 
                     // O_CREAT through a symlink creates its target (a dangling link included).
+                    lock (existing)
+                    {
+                        InodeAttributes.Accessed(existing); // pick_link touches the link's atime
+                    }
+
                     var target = existing.LinkTarget!;
                     path = target.StartsWith('/') ? target : PathOf(dir) + "/" + target;
                     continue;

@@ -195,6 +195,12 @@ internal static class PathWalk
                 TmpfsException.Throw(Errno.ELOOP, "too many levels of symbolic links");
             }
 
+            // pick_link: following a symlink touches its atime (relatime rules).
+            lock (link)
+            {
+                InodeAttributes.Accessed(link);
+            }
+
             var target = link.LinkTarget!;
             link = Lookup(sb, dir, target, cred, followFinal: true, ref symlinks);
         }
