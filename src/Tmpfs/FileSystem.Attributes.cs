@@ -16,7 +16,7 @@ public sealed partial class FileSystem
     /// <summary>utimensat(2) with <see cref="Timespec.Now"/> and <see cref="Timespec.Omit"/>.</summary>
     public void Utimens(string path, Timespec atime, Timespec mtime, Credentials? cred = null, bool follow = true)
     {
-        // sys_utimensat: with both OMIT there is nothing to do, "we must not even check the path".
+        // utimensat: with both times UTIME_OMIT there is nothing to do, and the path is not even looked up.
         if (atime.IsOmit && mtime.IsOmit)
         {
             return;

@@ -39,7 +39,7 @@ public sealed partial class FileSystem
                 break;
             case FileModes.CharDevice:
             case FileModes.BlockDevice:
-                break;
+                break; // CAP_MKNOD is checked by vfs_mknod, after the lookup and may_create
             case FileModes.Directory:
                 TmpfsException.Throw(Errno.EPERM, "mknod cannot make a directory");
                 break;
@@ -97,9 +97,10 @@ public sealed partial class FileSystem
                 {
                     lock (inode)
                     {
-                        var pfn = PageCache.GetPage(inode, 0, willOverwrite: false);
+                        var pfn = PageCache.GetPage(inode, 0);
                         System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
                         sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
+                        sb.Frames.PutPage(pfn);
                     }
                 }
                 catch (TmpfsException)
@@ -153,6 +154,11 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterWrite())
         {
+            if (handle.IsClosed)
+            {
+                TmpfsException.Throw(Errno.EBADF, "the handle is closed");
+            }
+
             return LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable);
         }
     }
@@ -342,6 +348,13 @@ public sealed partial class FileSystem
 
         lock (inode)
         {
+            // A close racing linkat may have evicted an unlinked file since the checks above;
+            // eviction rechecks nlink under this lock, so one of the two wins cleanly.
+            if (inode.Evicted)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the file has been freed");
+            }
+
             inode.Nlink++;
             inode.CtimeNs = sb.NowNs();
         }

@@ -150,9 +150,10 @@ public sealed partial class FileSystem
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode == OpenFlags.ReadOnly)
+        if (accessMode == OpenFlags.ReadOnly || (flags & OpenFlags.Create) != 0)
         {
-            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access");
+            // build_open_flags: O_TMPFILE needs write access and excludes O_CREAT.
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
         }
 
         using (EnterWrite())
@@ -188,7 +189,7 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        // may_open: MAY_WRITE (a write access mode, or O_TRUNC) on a directory is EISDIR.
+        // do_open: O_TRUNC asks for MAY_WRITE, so a directory opened O_RDONLY|O_TRUNC is EISDIR too.
         if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0))
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");

@@ -203,7 +203,7 @@ internal sealed class SwapSpace : IDisposable
         return null;
     }
 
-    /// <summary>add_to_swap_cache: the frame now holds the data of <paramref name="entry"/>.</summary>
+    /// <summary>add_to_swap_cache for writepage: the frame now holds the data of <paramref name="entry"/>.</summary>
     public void AddToCache(SwapEntry entry, int pfn)
     {
         lock (cacheLock)
@@ -231,9 +231,98 @@ internal sealed class SwapSpace : IDisposable
     }
 
     /// <summary>
+    /// swapcache_prepare + add_to_swap_cache for swap-in: puts the new frame
+    /// <paramref name="pfn"/> in the cache for <paramref name="entry"/>. Returns -1 when it
+    /// did; the frame already caching the entry (with a reference for the caller) when there
+    /// is one; -2 when the entry is no longer referenced (truncated: look again).
+    /// </summary>
+    public int InsertForSwapIn(SwapEntry entry, int pfn)
+    {
+        lock (cacheLock)
+        {
+            if (cache.TryGetValue(entry.Value, out var existing))
+            {
+                frames.GetPage(existing);
+                return existing;
+            }
+
+            if (!Device(entry.Type)!.TryAddCache(entry.Offset))
+            {
+                return -2;
+            }
+
+            cache.Add(entry.Value, pfn);
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// delete_from_swap_cache: the caller holds the page lock and takes over the cache's
+    /// reference; the slot loses the holders given.
+    /// </summary>
+    public void DeleteFromCache(SwapEntry entry, int pfn, byte releaseHolders)
+    {
+        lock (cacheLock)
+        {
+            var removed = cache.Remove(entry.Value, out var cached);
+            Debug.Assert(removed && cached == pfn, "swap cache out of step");
+            if (releaseHolders != 0)
+            {
+                Device(entry.Type)!.Release(entry.Offset, releaseHolders);
+            }
+        }
+    }
+
+    /// <summary>
+    /// free_swap_and_cache, first half: the page cache entry is gone, so the slot loses that
+    /// holder. Returns the frame caching the slot (with a reference for the caller, who then
+    /// locks it and calls <see cref="DropFromCacheIfUnreferenced"/>), or -1.
+    /// </summary>
+    public int ReleaseEntry(SwapEntry entry)
+    {
+        lock (cacheLock)
+        {
+            Device(entry.Type)!.Release(entry.Offset, SwapDevice.MapEntry);
+            if (cache.TryGetValue(entry.Value, out var pfn))
+            {
+                frames.GetPage(pfn);
+                return pfn;
+            }
+
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// With the page locked: when no page cache entry refers to the slot any more, the page
+    /// leaves the swap cache and the slot is freed. The caller then puts the cache's reference.
+    /// </summary>
+    public bool DropFromCacheIfUnreferenced(SwapEntry entry, int pfn)
+    {
+        lock (cacheLock)
+        {
+            if (!cache.TryGetValue(entry.Value, out var cached) || cached != pfn)
+            {
+                return false;
+            }
+
+            var device = Device(entry.Type)!;
+            if ((device.MapOf(entry.Offset) & SwapDevice.MapEntry) != 0)
+            {
+                return false;
+            }
+
+            cache.Remove(entry.Value);
+            device.Release(entry.Offset, SwapDevice.MapCache);
+            return true;
+        }
+    }
+
+    /// <summary>
     /// Reclaim's end of a swap-out (__remove_mapping for a swap-cache folio): when only the
-    /// cache and the caller hold the frame, it leaves the cache and its count is frozen at 0
-    /// for the caller to free. False when someone else took a reference meanwhile.
+    /// cache and the caller hold the frame, it leaves the cache, the slot keeps only the page
+    /// cache entry's hold, and the count is frozen at 0 for the caller to free the frame.
+    /// False when someone else took a reference meanwhile.
     /// </summary>
     public bool TryRemoveFromCacheFrozen(SwapEntry entry, int pfn, int callerRefs)
     {
@@ -250,17 +339,8 @@ internal sealed class SwapSpace : IDisposable
             }
 
             cache.Remove(entry.Value);
+            Device(entry.Type)!.Release(entry.Offset, SwapDevice.MapCache);
             return true;
-        }
-    }
-
-    /// <summary>delete_from_swap_cache: the caller holds the page lock and takes over the cache's reference.</summary>
-    public void DeleteFromCache(SwapEntry entry, int pfn)
-    {
-        lock (cacheLock)
-        {
-            var removed = cache.Remove(entry.Value, out var cached);
-            Debug.Assert(removed && cached == pfn, "swap cache out of step");
         }
     }
 

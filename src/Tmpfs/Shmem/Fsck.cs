@@ -26,6 +26,7 @@ internal static class Fsck
     {
         var problems = new List<string>();
         using (Quiesce(sb))
+        using (sb.Memory.Reclaim.Pause())
         {
             CheckLocked(sb, problems, frameOwners: null);
         }
@@ -50,19 +51,27 @@ internal static class Fsck
                 held.Add(Quiesce(sb));
             }
 
+            using var paused = memory.Reclaim.Pause();
             var frames = memory.Frames;
             var owners = new Dictionary<int, Inode>();
             long usedBlocks = 0;
+            long swapEntries = 0;
             for (var i = 0; i < superblocks.Count; i++)
             {
                 var sub = new List<string>();
                 CheckLocked(superblocks[i], sub, owners);
                 problems.AddRange(sub.Select(p => $"mount #{i}: {p}"));
                 usedBlocks += superblocks[i].UsedBlocks;
+                foreach (var inode in superblocks[i].SnapshotInodes())
+                {
+                    swapEntries += Volatile.Read(ref inode.Swapped);
+                }
             }
 
+            var swapCached = memory.Swap.CachedPages;
+
             long mapped = 0;
-            for (var pfn = 0; pfn < frames.TotalFrames; pfn++)
+            for (var pfn = 0; pfn < frames.CarvedFrames; pfn++)
             {
                 if (frames[pfn].Mapping is not null)
                 {
@@ -76,14 +85,14 @@ internal static class Fsck
 
             var inUse = (long)frames.TotalFrames - frames.FreeFrames;
             var shmem = memory.ShmemPages;
-            if (owners.Count != inUse || mapped != inUse)
+            if (owners.Count + swapCached != inUse || mapped != owners.Count)
             {
-                problems.Add($"frames in use {inUse} (total {frames.TotalFrames} - free {frames.FreeFrames}), but {owners.Count} in page caches and {mapped} with a mapping");
+                problems.Add($"frames in use {inUse} (total {frames.TotalFrames} - free {frames.FreeFrames}), but {owners.Count} in page caches, {swapCached} in the swap cache and {mapped} with a mapping");
             }
 
-            if (usedBlocks != owners.Count)
+            if (usedBlocks != owners.Count + swapEntries)
             {
-                problems.Add($"sum of used blocks {usedBlocks} != {owners.Count} frames in page caches");
+                problems.Add($"sum of used blocks {usedBlocks} != {owners.Count} frames in page caches + {swapEntries} swapped");
             }
 
             if (shmem != owners.Count)
@@ -107,7 +116,7 @@ internal static class Fsck
     {
         var frames = sb.Frames;
         var count = 0;
-        for (var pfn = 0; pfn < frames.TotalFrames; pfn++)
+        for (var pfn = 0; pfn < frames.CarvedFrames; pfn++)
         {
             if (frames[pfn].Mapping is Inode inode && ReferenceEquals(inode.Sb, sb))
             {
@@ -383,19 +392,36 @@ internal static class Fsck
         var ino = inode.Ino;
         var endIndex = (inode.Size + PageSize - 1) / PageSize;
         long entries = 0;
+        long swapEntries = 0;
         var index = 0L;
         while (inode.Pages.NextPresent(index, long.MaxValue, out var found, out var entry))
         {
             entries++;
             index = found + 1;
-            if (!PageCacheTree.IsFrame(entry))
+            if (PageCacheTree.IsSwap(entry))
             {
-                problems.Add($"inode {ino}: index {found} holds a swap entry, and there is no swap");
+                swapEntries++;
+                var swap = SwapEntry.FromValue(PageCacheTree.ToSwap(entry));
+                var device = inode.Sb.Memory.Swap.Device(swap.Type);
+                if (device is null || swap.Offset >= device.Slots)
+                {
+                    problems.Add($"inode {ino}: index {found} holds {swap}, which no swap device has");
+                }
+                else if ((device.MapOf(swap.Offset) & SwapDevice.MapEntry) == 0)
+                {
+                    problems.Add($"inode {ino}: index {found} holds {swap}, a slot not marked in use");
+                }
+
+                if (!inode.OnSwaplist)
+                {
+                    problems.Add($"inode {ino}: has pages on swap but is not on the swaplist");
+                }
+
                 continue;
             }
 
             var pfn = PageCacheTree.ToFrame(entry);
-            if ((uint)pfn >= (uint)frames.TotalFrames)
+            if ((uint)pfn >= (uint)frames.CarvedFrames)
             {
                 problems.Add($"inode {ino}: index {found} holds frame {pfn}, out of range");
                 continue;
@@ -436,6 +462,11 @@ internal static class Fsck
         if (entries != inode.Pages.Count)
         {
             problems.Add($"inode {ino}: the page tree walks {entries} entries but counts {inode.Pages.Count}");
+        }
+
+        if (swapEntries != Volatile.Read(ref inode.Swapped))
+        {
+            problems.Add($"inode {ino}: swapped {inode.Swapped} != {swapEntries} swap entries in its page cache");
         }
 
         if (entries != inode.Alloced)

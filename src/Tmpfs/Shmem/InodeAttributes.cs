@@ -87,6 +87,10 @@ internal static class InodeAttributes
         lock (inode)
         {
             CheckLive(inode);
+
+            // vfs_utimes checks the nanoseconds before any permission.
+            CheckTime(atime);
+            CheckTime(mtime);
             var touch = atime.IsNow && mtime.IsNow;
             if (!Permission.IsOwner(inode, cred))
             {

@@ -53,7 +53,7 @@ internal sealed class XattrList
         return old;
     }
 
-    /// <summary>simple_xattr_space(): what one attribute costs in inode space, 40 + size + strlen(name) (no NUL).</summary>
+    /// <summary>simple_xattr_space(): what one attribute costs in inode space (40 + strlen(name) + size, no NUL).</summary>
     public static long Space(string name, int size) =>
         Superblock.XattrOverhead + System.Text.Encoding.UTF8.GetByteCount(name) + size;
 

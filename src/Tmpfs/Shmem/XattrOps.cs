@@ -50,6 +50,13 @@ internal static class XattrOps
 
         lock (inode)
         {
+            // The path was resolved before this lock: an unlink (or unmount) in between may
+            // have evicted the inode, whose xattr charges are returned; do not charge again.
+            if (inode.Evicted)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the file is gone");
+            }
+
             CheckPermission(inode, name, Write, cred);
             CheckNamespace(name);
             var list = inode.Xattrs;

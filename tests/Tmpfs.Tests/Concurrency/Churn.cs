@@ -16,7 +16,7 @@ internal sealed class Churn : IDisposable
         Errno.ENOSPC, Errno.ELOOP, Errno.EPERM, Errno.EBUSY,
     ];
 
-    private static readonly Errno[] Data = [Errno.EBADF, Errno.EINVAL, Errno.EISDIR, Errno.ENOSPC, Errno.ENXIO, Errno.ENODEV, Errno.EFBIG];
+    private static readonly Errno[] Data = [Errno.EBADF, Errno.EINVAL, Errno.EISDIR, Errno.ENOSPC, Errno.ENXIO, Errno.ENODEV, Errno.ESPIPE, Errno.EFBIG];
 
     private static readonly Errno[] Xattr = [Errno.ENOENT, Errno.ENOTDIR, Errno.ELOOP, Errno.ENODATA, Errno.EEXIST, Errno.ENOSPC, Errno.EPERM, Errno.ERANGE];
 

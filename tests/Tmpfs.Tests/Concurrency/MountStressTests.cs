@@ -35,7 +35,7 @@ public sealed class MountStressTests(ITestOutputHelper output)
             var rng = new Random(5000 + id);
             var data = new byte[1536 * 1024];
             rng.NextBytes(data);
-            for (var round = 0; round < 30; round++)
+            for (var round = 0; round < 60; round++)
             {
                 var options = rng.Next(3) switch
                 {
@@ -180,7 +180,7 @@ public sealed class MountStressTests(ITestOutputHelper output)
     public void LazyUnmount_RacesTheLastClose()
     {
         using var memory = new MemoryManager(8L << 20);
-        const int rounds = 2000;
+        const int rounds = 5000;
         FileSystem? fs = null;
         FileHandle? handle = null;
         using var barrier = new Barrier(2, _ => { });

@@ -8,7 +8,7 @@ namespace Tmpfs.Tests.Concurrency;
 /// </summary>
 public sealed class PairRaceTests
 {
-    private const int Rounds = 2000;
+    private const int Rounds = 5000;
 
     /// <summary>setxattr resolves the path, then sets under the inode lock: an unlink in between must not leak ispace.</summary>
     [Fact]

@@ -46,7 +46,7 @@ public sealed class StressTests(ITestOutputHelper output)
         harness.Run(id =>
         {
             using var churn = new Churn(fs, harness, id, seed: 1000 + id);
-            for (var i = 0; i < 4000; i++)
+            for (var i = 0; i < 15_000; i++)
             {
                 churn.Step();
             }
