@@ -123,7 +123,7 @@ internal static class InodeAttributes
     /// </summary>
     /// <param name="explicitTimes">
     /// ftruncate and O_TRUNC pass ATTR_MTIME|ATTR_CTIME (times always set); truncate(2) by path
-    /// does not, and shmem_setattr then leaves the times alone when the size does not change.
+    /// does not, and then a file without pages truncated to its own size keeps its times.
     /// </param>
     public static void Truncate(Inode inode, long size, Credentials cred, bool explicitTimes = true)
     {
@@ -145,6 +145,12 @@ internal static class InodeAttributes
         lock (inode)
         {
             CheckLive(inode);
+
+            // shmem_setattr: times change with the size; shmem_truncate_range (run for newsize
+            // <= oldsize when the file has pages) sets them too, so only a file without pages
+            // truncated to its own size keeps them (when the caller passed no ATTR_MTIME).
+            var changed = size != inode.Size || (size <= inode.Size && inode.Alloced > 0);
+
             // shmem_setattr: newsize <= oldsize truncates from newsize on, which also frees
             // pages fallocated (KEEP_SIZE) beyond the end even when the size does not change.
             if (size <= inode.Size)
@@ -152,7 +158,6 @@ internal static class InodeAttributes
                 PageCache.TruncatePages(inode, size);
             }
 
-            var changed = size != inode.Size;
             inode.Size = size;
             Permission.KillPrivs(inode, cred);
             if (changed || explicitTimes)
