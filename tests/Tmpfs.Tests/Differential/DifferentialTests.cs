@@ -58,6 +58,13 @@ public sealed class DifferentialTests
         }
     }
 
+    /// <summary>TMPFS_DIFF_ITER scales the iteration counts (e.g. 10 for a long local run).</summary>
+    private static int Iterations(int ci) =>
+        int.TryParse(Environment.GetEnvironmentVariable("TMPFS_DIFF_ITER"), out var scale) && scale > 0 ? ci * scale : ci;
+
     [Fact]
-    public void Long_random_sequences_agree_with_the_kernel() => Run(200, 400, 40);
+    public void Long_random_sequences_agree_with_the_kernel() => Run(200, 400, Iterations(200));
+
+    [Fact]
+    public void Short_random_sequences_agree_with_the_kernel() => Run(10, 60, Iterations(400));
 }

