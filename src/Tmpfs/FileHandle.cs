@@ -102,9 +102,16 @@ public sealed class FileHandle : IDisposable
                 return 0;
             }
 
-            var n = PageCache.Write(Inode, offset, buffer);
+            if (offset >= PageCache.MaxFileSize)
+            {
+                TmpfsException.Throw(Errno.EFBIG, "write beyond the maximum file size");
+            }
+
+            // shmem_file_write_iter: file_remove_privs and file_update_time come after
+            // generic_write_checks but before the copy, so a write that then fails (ENOSPC)
+            // has still dropped set-id bits and changed mtime/ctime.
             InodeAttributes.Modified(Inode, opener);
-            return n;
+            return PageCache.Write(Inode, offset, buffer);
         }
     }
 
