@@ -145,6 +145,13 @@ internal sealed class EngineTarget : IFsTarget
         return rc;
     }
 
+    public int FChmod(object handle, int mode) => Call(() => ((FileHandle)handle).Chmod(mode));
+
+    public int FChown(object handle, uint uid, uint gid) => Call(() => ((FileHandle)handle).Chown(uid, gid));
+
+    public int FUtimens(object handle, Ts atime, Ts mtime) =>
+        Call(() => ((FileHandle)handle).Utimens(Convert(atime), Convert(mtime)));
+
     public int LinkHandle(object handle, string newPath) => Call(() => fs.LinkHandle((FileHandle)handle, newPath, cred));
 
     public int Mkdir(string path, int mode) => Call(() => fs.Mkdir(path, mode, cred));

@@ -258,6 +258,13 @@ internal sealed class KernelTarget : IFsTarget
     public int FStat(object handle, out FsStat stat) =>
         StatCore(Fd(handle), string.Empty, Native.AT_EMPTY_PATH, out stat);
 
+    public int FChmod(object handle, int mode) => Native.Fchmod(Fd(handle), (uint)mode);
+
+    public int FChown(object handle, uint uid, uint gid) => Native.Fchown(Fd(handle), uid, gid);
+
+    public int FUtimens(object handle, Ts atime, Ts mtime) =>
+        Native.Futimens(Fd(handle), atime.Sec, atime.Nsec, mtime.Sec, mtime.Nsec);
+
     public int LinkHandle(object handle, string newPath) =>
         Native.LinkAtFollow(procFd, Fd(handle).ToString(System.Globalization.CultureInfo.InvariantCulture), P(newPath));
 

@@ -368,6 +368,25 @@ internal static unsafe partial class Native
 
     public static int Ftruncate(int fd, long length) => Err(ftruncate(fd, length));
 
+    [LibraryImport(Libc, EntryPoint = "fchmod", SetLastError = true)]
+    private static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport(Libc, EntryPoint = "fchown", SetLastError = true)]
+    private static partial int fchown(int fd, uint uid, uint gid);
+
+    [LibraryImport(Libc, EntryPoint = "futimens", SetLastError = true)]
+    private static partial int futimens(int fd, long* times);
+
+    public static int Fchmod(int fd, uint mode) => Err(fchmod(fd, mode));
+
+    public static int Fchown(int fd, uint uid, uint gid) => Err(fchown(fd, uid, gid));
+
+    public static int Futimens(int fd, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec)
+    {
+        var ts = stackalloc long[4] { atimeSec, atimeNsec, mtimeSec, mtimeNsec };
+        return Err(futimens(fd, ts));
+    }
+
     public static int Fallocate(int fd, int mode, long offset, long length) => Err(fallocate(fd, mode, offset, length));
 
     public static long Lseek(int fd, long offset, int whence) => ErrL(lseek(fd, offset, whence));

@@ -19,7 +19,7 @@ internal sealed record Scenario(string Options, Op[] Ops)
 }
 
 /// <summary>
-/// Generators over a deliberately tiny name space (a, b, c; up to three levels; ".", "..",
+/// Generators over a deliberately tiny name space (a, b, c, d; up to three levels; ".", "..",
 /// trailing slashes) so that operations collide: the same names become files, directories,
 /// symlinks and devices in turn.
 /// </summary>
@@ -36,8 +36,8 @@ internal static class OpGen
         : Gen.Const("size=16m,nr_inodes=4k");
 
     private static Gen<string> Component(bool dotdot) => dotdot
-        ? Gen.Frequency((40, "a"), (30, "b"), (20, "c"), (4, "."), (6, ".."))
-        : Gen.Frequency((40, "a"), (30, "b"), (20, "c"), (4, "."));
+        ? Gen.Frequency((35, "a"), (25, "b"), (15, "c"), (15, "d"), (4, "."), (6, ".."))
+        : Gen.Frequency((35, "a"), (25, "b"), (15, "c"), (15, "d"), (4, "."));
 
     private static Gen<string> RelativePath(bool dotdot) =>
         from depth in Gen.Frequency((60, 1), (30, 2), (10, 3))
@@ -195,7 +195,7 @@ internal static class OpGen
         var ops = new List<(int, IGen<Op>)>
         {
             (14, Gen.Select(who, Slot, path, OpenFlags, FileMode, (w, s, p, f, m) => (Op)new OpenOp(w, s, p, f, m))),
-            (3, Slot.Select(s => (Op)new CloseOp(s))),
+            (1, Slot.Select(s => (Op)new CloseOp(s))),
             (10, Gen.Select(Slot, Offset, IoLength, Gen.Int[0, 9], (s, o, l, t) => (Op)new WriteOp(s, o, l, t))),
             (6, Gen.Select(Slot, Offset, IoLength, (s, o, l) => (Op)new ReadOp(s, o, l))),
             (3, Gen.Select(Slot, TruncateLength, (s, l) => (Op)new FTruncateOp(s, l))),
@@ -204,6 +204,9 @@ internal static class OpGen
             (4, Gen.Select(Slot, SeekOffset, Gen.OneOf(3, 4), (s, o, w) => (Op)new SeekOp(s, o, w))),
             (3, Slot.Select(s => (Op)new FStatOp(s))),
             (2, Gen.Select(Slot, path, (s, p) => (Op)new LinkHandleOp(s, p))),
+            (2, Gen.Select(Slot, FileMode, (s, m) => (Op)new FChmodOp(s, m))),
+            (1, Gen.Select(Slot, Gen.OneOf(0u, 1000u, 1001u, uint.MaxValue), Gen.OneOf(0u, 100u, 1000u, uint.MaxValue), (s, u, g) => (Op)new FChownOp(s, u, g))),
+            (1, Gen.Select(Slot, Time, Time, (s, a, m) => (Op)new FUtimensOp(s, a, m))),
             (7, Gen.Select(who, path, DirMode, (w, p, m) => (Op)new MkdirOp(w, p, m))),
             (3, Gen.Select(who, path, (w, p) => (Op)new RmdirOp(w, p))),
             (4, Gen.Select(who, path, (w, p) => (Op)new UnlinkOp(w, p))),

@@ -141,6 +141,27 @@ internal sealed record FStatOp(int Slot) : HandleOp(Slot)
     public override string Show() => $"fstat(fd{Slot})";
 }
 
+internal sealed record FChmodOp(int Slot, int Mode) : HandleOp(Slot)
+{
+    public override string Run(Runner r) => Runner.Ok(r.Target.FChmod(r.Handle, Mode));
+
+    public override string Show() => $"fchmod(fd{Slot}, {Oct(Mode)})";
+}
+
+internal sealed record FChownOp(int Slot, uint Uid, uint Gid) : HandleOp(Slot)
+{
+    public override string Run(Runner r) => Runner.Ok(r.Target.FChown(r.Handle, Uid, Gid));
+
+    public override string Show() => $"fchown(fd{Slot}, {(int)Uid}, {(int)Gid})";
+}
+
+internal sealed record FUtimensOp(int Slot, Ts Atime, Ts Mtime) : HandleOp(Slot)
+{
+    public override string Run(Runner r) => Runner.Ok(r.Target.FUtimens(r.Handle, Atime, Mtime));
+
+    public override string Show() => $"futimens(fd{Slot}, [{Atime}, {Mtime}])";
+}
+
 internal sealed record LinkHandleOp(int Slot, string Path) : HandleOp(Slot)
 {
     public override string Run(Runner r) => Runner.Ok(r.Target.LinkHandle(r.Handle, Path));

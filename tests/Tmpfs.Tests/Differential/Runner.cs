@@ -139,15 +139,12 @@ internal sealed class Runner(IFsTarget target)
     /// <summary>The handle the current handle operation works on.</summary>
     public object Handle => slots[current]!;
 
-    /// <summary>Open into a slot, closing what it held before (closing is not itself compared).</summary>
+    /// <summary>
+    /// Open into a slot; on success the handle it held before is closed (that close is not
+    /// itself compared), on failure the slot keeps its handle.
+    /// </summary>
     public string OpenInto(int slot, Caller caller, string path, int flags, int mode)
     {
-        if (slots[slot] is { } old)
-        {
-            target.Close(old);
-            slots[slot] = null;
-        }
-
         // FIFOs, sockets and device nodes are opened by the VFS and drivers, not by tmpfs
         // (a FIFO would block, a device node would reach a real device): not compared.
         if (target.Stat(path, follow: (flags & Native.O_NOFOLLOW) == 0, out var st) >= 0 && (st.Mode & 0xF000) is 0x1000 or 0x2000 or 0x6000 or 0xC000)
@@ -159,6 +156,11 @@ internal sealed class Runner(IFsTarget target)
         if (rc < 0)
         {
             return Err(rc);
+        }
+
+        if (slots[slot] is { } old)
+        {
+            target.Close(old);
         }
 
         slots[slot] = handle;

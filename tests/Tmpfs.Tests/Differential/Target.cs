@@ -120,6 +120,12 @@ internal interface IFsTarget : IDisposable
 
     int FStat(object handle, out FsStat stat);
 
+    int FChmod(object handle, int mode);
+
+    int FChown(object handle, uint uid, uint gid);
+
+    int FUtimens(object handle, Ts atime, Ts mtime);
+
     /// <summary>linkat(fd, "", AT_FDCWD, newPath, AT_EMPTY_PATH) (kernel: via /proc/self/fd).</summary>
     int LinkHandle(object handle, string newPath);
 
