@@ -13,17 +13,31 @@ internal sealed class EngineTarget : IFsTarget
     private readonly FileSystem fs;
     private Credentials? cred;
 
+    /// <summary>
+    /// The engine mounted with <paramref name="options"/>. Without root the kernel side runs as
+    /// the current user in a directory it owns, so the engine's root directory gets that owner
+    /// and "root" operations run as that user.
+    /// </summary>
     public EngineTarget(string options)
     {
         memory = new MemoryManager(64L << 20);
-        fs = memory.Mount(options + ",mode=1777");
+        if (!KernelTarget.IsRoot)
+        {
+            user = new Credentials(Native.Geteuid(), Native.Getegid());
+            options += FormattableString.Invariant($",uid={user.Value.Uid},gid={user.Value.Gid}");
+        }
+
+        fs = memory.Mount(options);
+        cred = user;
     }
+
+    private readonly Credentials? user;
 
     public string Name => "engine";
 
     public bool SupportsCallers => true;
 
-    public bool HasLimits => true;
+    public bool HasLimits => KernelTarget.IsRoot; // statfs is comparable only between two mounts
 
     /// <summary>The exception behind the last <see cref="Unexpected"/> result on this thread.</summary>
     public static string TakeUnexpected()
@@ -41,9 +55,9 @@ internal sealed class EngineTarget : IFsTarget
     {
     }
 
-    public void SetCaller(Caller caller) => cred = caller.IsRoot ? null : new Credentials(caller.Uid, caller.Gid, caller.Groups);
+    public void SetCaller(Caller caller) => cred = caller.IsRoot ? user : new Credentials(caller.Uid, caller.Gid, caller.Groups);
 
-    public void RestoreRoot() => cred = null;
+    public void RestoreRoot() => cred = user;
 
     private static int Call(Action action)
     {

@@ -127,7 +127,7 @@ internal static class Harness
     {
         var m = Compare(expected, actual);
         var sb = new StringBuilder();
-        sb.Append("mount -t tmpfs -o ").Append(s.Options).Append(",mode=1777\n");
+        sb.Append("mount -t tmpfs -o ").Append(s.Options).Append('\n');
         for (var i = 0; i <= s.Ops.Length; i++)
         {
             var op = i < s.Ops.Length ? s.Ops[i].ToString() : "(final snapshot)";

@@ -32,7 +32,7 @@ internal sealed class KernelTarget : IFsTarget
         {
             dir = Path.Combine(Path.GetTempPath(), $"tmpfs-diff-{Environment.ProcessId}-{id}");
             Directory.CreateDirectory(dir);
-            var rc = Native.Mount("tmpfs", dir, "tmpfs", options + ",mode=1777");
+            var rc = Native.Mount("tmpfs", dir, "tmpfs", options);
             if (rc < 0)
             {
                 Directory.Delete(dir);
@@ -46,6 +46,7 @@ internal sealed class KernelTarget : IFsTarget
         {
             dir = Path.Combine("/dev/shm", $"tmpfs-diff-{Environment.ProcessId}-{id}");
             Directory.CreateDirectory(dir);
+            Native.Chmod(dir, 0x3FF); // 01777 like the mounts (the engine's root gets this user as owner)
             prefix = dir;
         }
     }
@@ -137,6 +138,23 @@ internal sealed class KernelTarget : IFsTarget
     }
 
     private static readonly HashSet<string> Preloaded = [];
+
+    private static void MakeRemovable(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        foreach (var sub in Directory.EnumerateDirectories(directory))
+        {
+            if (!new DirectoryInfo(sub).Attributes.HasFlag(FileAttributes.ReparsePoint))
+            {
+                MakeRemovable(sub);
+            }
+        }
+    }
 
     public void Begin()
     {
@@ -449,16 +467,9 @@ internal sealed class KernelTarget : IFsTarget
         }
         else
         {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            // Operations may have left directories without write or search permission.
+            MakeRemovable(dir);
+            Directory.Delete(dir, recursive: true);
         }
     }
 }

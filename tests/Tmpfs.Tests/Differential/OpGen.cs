@@ -8,7 +8,7 @@ internal sealed record Scenario(string Options, Op[] Ops)
 {
     public override string ToString()
     {
-        var sb = new StringBuilder($"mount -t tmpfs -o {Options},mode=1777\n");
+        var sb = new StringBuilder($"mount -t tmpfs -o {Options}\n");
         for (var i = 0; i < Ops.Length; i++)
         {
             sb.Append("  #").Append(i).Append(' ').Append(Ops[i]).Append('\n');
@@ -29,11 +29,42 @@ internal static class OpGen
     private static readonly string MaxName = new('m', 255);
 
     public static Gen<Scenario> Scenario(bool full, int minOps, int maxOps) =>
-        Gen.Select(MountOptions(full), Op(full).Array[minOps, maxOps], (o, ops) => new Scenario(o, ops));
+        Gen.Select(MountOptions(full), Gen.Bool, Op(full).Array[minOps, maxOps], (o, setup, ops) =>
+            new Scenario(o, setup ? [.. Preamble(full), .. ops] : ops));
 
+    /// <summary>Mount options: small limits so ENOSPC happens; root directory owners and modes vary.</summary>
     private static Gen<string> MountOptions(bool full) => full
-        ? Gen.Frequency((3, "size=256k,nr_inodes=48"), (2, "size=1m,nr_inodes=200"), (1, "size=16m,nr_inodes=4k"))
-        : Gen.Const("size=16m,nr_inodes=4k");
+        ? Gen.Frequency(
+            (6, "size=256k,nr_inodes=48,mode=1777"),
+            (4, "size=1m,nr_inodes=200,mode=1777"),
+            (2, "size=16m,nr_inodes=4k,mode=1777"),
+            (2, "size=1m,nr_inodes=200,mode=0775,uid=1000,gid=100"),
+            (1, "size=1m,nr_inodes=200,mode=0777"))
+        : Gen.Const("size=16m,nr_inodes=4k,mode=1777");
+
+    /// <summary>
+    /// A starting tree for half of the scenarios, so deeper paths exist early: directories of
+    /// different owners and modes, a file with data, a hard link, symlinks (relative, absolute,
+    /// dangling). Shrinking removes what a failure does not need.
+    /// </summary>
+    private static Op[] Preamble(bool full)
+    {
+        var u1000 = full ? Caller.All[1] : Caller.Root;
+        var u1001 = full ? Caller.All[2] : Caller.Root;
+        return
+        [
+            new MkdirOp(Caller.Root, "/a", 0x1ED),
+            new MkdirOp(u1000, "/a/b", 0x1FF),
+            new MkdirOp(u1001, "/d", 0x3FF),
+            new OpenOp(u1000, 0, "/a/b/c", Native.O_CREAT | Native.O_RDWR, 0x1A4),
+            new WriteOp(0, 100, 5000, 3),
+            new OpenOp(u1001, 1, "/d/a", Native.O_CREAT | Native.O_RDWR, 0x1B4),
+            new LinkOp(u1001, "/d/a", "/d/b"),
+            new SymlinkOp(Caller.Root, "a/b", "/c"),
+            new SymlinkOp(u1000, full ? "/d" : "d", "/a/d"),
+            new SymlinkOp(u1001, full ? "../zz" : "zz", "/d/c"), // no ".." without root: the prefixed directory is no mount root
+        ];
+    }
 
     private static Gen<string> Component(bool dotdot) => dotdot
         ? Gen.Frequency((35, "a"), (25, "b"), (15, "c"), (15, "d"), (4, "."), (6, ".."))
@@ -45,15 +76,18 @@ internal static class OpGen
         from trailing in Gen.Int[0, 99]
         select string.Join('/', parts) + (trailing < 7 ? "/" : string.Empty);
 
+    // Without root the kernel side is a prefixed directory, not a mount root: "/" itself
+    // (LAST_ROOT in the engine, a normal name there), ".." and absolute symlink targets
+    // cannot mean the same on both sides, so they are only generated with root.
     private static Gen<string> Path(bool dotdot) => Gen.Frequency(
         (95, RelativePath(dotdot).Select(p => "/" + p)),
-        (2, Gen.Const("/")),
+        (2, Gen.Const(dotdot ? "/" : "/.")),
         (1, Gen.Const("/" + LongName)),
         (2, Gen.Const("/" + MaxName)));
 
     private static Gen<string> SymlinkTarget(bool dotdot) => Gen.Frequency(
         (65, RelativePath(dotdot)),
-        (25, Path(dotdot)),
+        (dotdot ? 25 : 0, Path(dotdot)),
         (5, Gen.Const(string.Concat(Enumerable.Repeat("./", 70)) + "a")), // longer than an inline symlink
         (3, Gen.Const("zz")),
         (2, Gen.Const(string.Empty)));
