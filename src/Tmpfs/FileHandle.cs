@@ -37,7 +37,7 @@ public sealed class FileHandle : IDisposable
     internal bool IsClosed => Volatile.Read(ref closed) != 0;
 
     /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
-    internal bool IsTmpfileLinkable { get; init; }
+    internal bool IsTmpfileLinkable { get; set; }
 
     private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.ReadOnly or OpenFlags.ReadWrite;
 

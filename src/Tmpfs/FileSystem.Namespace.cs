@@ -159,7 +159,12 @@ public sealed partial class FileSystem
                 TmpfsException.Throw(Errno.EBADF, "the handle is closed");
             }
 
-            return LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable);
+            var stat = LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable);
+
+            // vfs_link clears I_LINKABLE after the first successful link: once named (and
+            // perhaps unlinked again), an O_TMPFILE file cannot be linked back (ENOENT).
+            handle.IsTmpfileLinkable = false;
+            return stat;
         }
     }
 
