@@ -28,34 +28,72 @@ public sealed class DirectoryHandle : IDisposable
     /// <summary>Up to <paramref name="max"/> entries from <paramref name="cookie"/> on, "." and ".." included.</summary>
     public IReadOnlyList<DirectoryEntry> Read(long cookie, int max)
     {
+        var result = new List<DirectoryEntry>();
+        if (max > 0)
+        {
+            Visit(cookie, (in DirectoryEntry e, in StatInfo _) =>
+            {
+                result.Add(e);
+                return result.Count < max;
+            }, withAttributes: false, addLookup: false);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Hands the entries from <paramref name="cookie"/> on to <paramref name="visitor"/> until it
+    /// returns false (the entry it refused is not consumed) or the directory ends. With
+    /// <paramref name="withAttributes"/> each entry comes with its inode's attributes, and with
+    /// <paramref name="addLookup"/> each accepted entry other than "." and ".." takes a lookup
+    /// reference (FUSE READDIRPLUS), all under the namespace lock so no entry can vanish
+    /// between being listed and being counted. Returns the number of entries accepted.
+    /// </summary>
+    internal int Visit(long cookie, DirectoryVisitor visitor, bool withAttributes, bool addLookup)
+    {
         if (Volatile.Read(ref closed) != 0)
         {
             TmpfsException.Throw(Errno.EBADF, "the handle is closed");
         }
 
-        var result = new List<DirectoryEntry>();
+        var accepted = 0;
         var sb = Inode.Sb;
         sb.NamespaceLock.EnterReadLock();
         try
         {
             var dir = Inode.Dir!;
-            if (cookie <= 0 && result.Count < max)
+            if (cookie <= 0)
             {
-                result.Add(new DirectoryEntry(".", Inode.Ino, FileModes.Directory, 1));
+                if (!Offer(visitor, new DirectoryEntry(".", Inode.Ino, FileModes.Directory, 1), Inode, withAttributes, addLookup: false))
+                {
+                    return accepted;
+                }
+
+                accepted++;
             }
 
-            if (cookie <= 1 && result.Count < max)
+            if (cookie <= 1)
             {
-                result.Add(new DirectoryEntry("..", dir.Parent.Ino, FileModes.Directory, 2));
+                if (!Offer(visitor, new DirectoryEntry("..", dir.Parent.Ino, FileModes.Directory, 2), dir.Parent, withAttributes, addLookup: false))
+                {
+                    return accepted;
+                }
+
+                accepted++;
             }
 
             if (Inode.Nlink > 0)
             {
-                for (var at = dir.SeekPosition(Math.Max(cookie, DirectoryContents.FirstCookie)); at < dir.PositionCount && result.Count < max; at++)
+                for (var at = dir.SeekPosition(Math.Max(cookie, DirectoryContents.FirstCookie)); at < dir.PositionCount; at++)
                 {
                     if (dir.EntryAt(at) is { } e)
                     {
-                        result.Add(new DirectoryEntry(e.Name, e.Inode.Ino, e.Inode.FileType, e.Cookie + 1));
+                        if (!Offer(visitor, new DirectoryEntry(e.Name, e.Inode.Ino, e.Inode.FileType, e.Cookie + 1), e.Inode, withAttributes, addLookup))
+                        {
+                            break;
+                        }
+
+                        accepted++;
                     }
                 }
             }
@@ -70,7 +108,31 @@ public sealed class DirectoryHandle : IDisposable
             sb.NamespaceLock.ExitReadLock();
         }
 
-        return result;
+        return accepted;
+    }
+
+    private static bool Offer(DirectoryVisitor visitor, in DirectoryEntry entry, Inode inode, bool withAttributes, bool addLookup)
+    {
+        StatInfo attributes = default;
+        if (withAttributes)
+        {
+            lock (inode)
+            {
+                attributes = inode.ToStat();
+            }
+        }
+
+        if (!visitor(entry, attributes))
+        {
+            return false;
+        }
+
+        if (addLookup)
+        {
+            Interlocked.Increment(ref inode.Lookups);
+        }
+
+        return true;
     }
 
     public void Dispose()

@@ -28,13 +28,17 @@ public sealed partial class FileSystem
     /// <summary>truncate(2): needs write permission on the file.</summary>
     public void Truncate(string path, long size, Credentials? cred = null)
     {
-        var c = Caller(cred);
         if (size < 0)
         {
             TmpfsException.Throw(Errno.EINVAL, "negative size"); // do_sys_truncate, before the lookup
         }
 
-        var inode = Resolve(path, cred, follow: true);
+        TruncateOf(Resolve(path, cred, follow: true), size, Caller(cred));
+    }
+
+    /// <summary>truncate(2)'s core on an inode: EISDIR, EINVAL for a non-regular file, write permission, then the size change.</summary>
+    internal static void TruncateOf(Inode inode, long size, Credentials c)
+    {
         if (inode.IsDirectory)
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
@@ -52,14 +56,14 @@ public sealed partial class FileSystem
     /// <summary>setxattr(2).</summary>
     public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrFlags flags = XattrFlags.None, Credentials? cred = null, bool follow = true)
     {
-        XattrOps.CheckSetImport(name, value.Length, flags);
+        XattrOps.CheckSetImport(name, value.Length, flags); // setxattr_copy, before the lookup
         XattrOps.Set(Resolve(path, cred, follow), name, value, flags, Caller(cred));
     }
 
     /// <summary>getxattr(2): the value's length; with an empty buffer only the length, ERANGE if too small.</summary>
     public int GetXattr(string path, string name, Span<byte> buffer, Credentials? cred = null, bool follow = true)
     {
-        XattrOps.CheckImport(name);
+        XattrOps.CheckImport(name); // the name is copied in before the lookup
         return XattrOps.Get(Resolve(path, cred, follow), name, buffer, Caller(cred));
     }
 
@@ -94,7 +98,7 @@ public sealed partial class FileSystem
     /// <summary>removexattr(2).</summary>
     public void RemoveXattr(string path, string name, Credentials? cred = null, bool follow = true)
     {
-        XattrOps.CheckImport(name);
+        XattrOps.CheckImport(name); // the name is copied in before the lookup
         XattrOps.Remove(Resolve(path, cred, follow), name, Caller(cred));
     }
 

@@ -14,19 +14,36 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: true);
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Directory | (mode & (0x1FF | FileModes.Sticky)), c);
-            var inode = sb.NewInode(m, uid, gid);
-            inode.Dir!.Parent = dir;
-            AddEntry(dir, name, inode);
-            dir.Nlink++;
-            return inode.ToStat();
+            return MkdirIn(dir, name, mode, c).ToStat();
         }
+    }
+
+    /// <summary>mkdir's core, shared by the path and node calls: the checks of <see cref="CheckCreate"/> are done.</summary>
+    internal Inode MkdirIn(Inode dir, string name, int mode, Credentials c)
+    {
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Directory | (mode & (0x1FF | FileModes.Sticky)), c);
+        var inode = sb.NewInode(m, uid, gid);
+        inode.Dir!.Parent = dir;
+        AddEntry(dir, name, inode);
+        dir.Nlink++;
+        return inode;
     }
 
     /// <summary>mknod(2): regular files, fifos, sockets, and (for root) character and block devices.</summary>
     public StatInfo Mknod(string path, int mode, ulong rdev = 0, Credentials? cred = null)
     {
         var c = Caller(cred);
+        var type = MknodType(mode);
+        using (EnterWrite())
+        {
+            var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: false);
+            return MknodIn(dir, name, type, mode, rdev, c).ToStat();
+        }
+    }
+
+    /// <summary>mknod's file type check, made before any lookup (EPERM for a directory, EINVAL for a bad type).</summary>
+    internal static int MknodType(int mode)
+    {
         var type = mode & FileModes.TypeMask;
         switch (type)
         {
@@ -48,28 +65,39 @@ public sealed partial class FileSystem
                 break;
         }
 
-        using (EnterWrite())
+        return type;
+    }
+
+    /// <summary>mknod's core after <see cref="MknodType"/> and <see cref="CheckCreate"/>.</summary>
+    internal Inode MknodIn(Inode dir, string name, int type, int mode, ulong rdev, Credentials c)
+    {
+        var isDevice = type is FileModes.CharDevice or FileModes.BlockDevice;
+        if (isDevice && !c.IsRoot)
         {
-            var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: false);
-            var isDevice = type is FileModes.CharDevice or FileModes.BlockDevice;
-
-            // vfs_mknod: CAP_MKNOD is checked after the name and may_create.
-            if (isDevice && !c.IsRoot)
-            {
-                TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
-            }
-
-            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
-            var inode = sb.NewInode(m, uid, gid, isDevice ? rdev : 0);
-            AddEntry(dir, name, inode);
-            return inode.ToStat();
+            TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
         }
+
+        var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
+        var inode = sb.NewInode(m, uid, gid, isDevice ? rdev : 0);
+        AddEntry(dir, name, inode);
+        return inode;
     }
 
     /// <summary>symlink(2): <paramref name="linkPath"/> -> <paramref name="target"/> (stored as given).</summary>
     public StatInfo Symlink(string target, string linkPath, Credentials? cred = null)
     {
         var c = Caller(cred);
+        CheckSymlinkTarget(target);
+        using (EnterWrite())
+        {
+            var (dir, name) = PrepareCreate(path: linkPath, c, allowTrailingSlash: false);
+            return SymlinkIn(dir, name, target, c).ToStat();
+        }
+    }
+
+    /// <summary>symlink's target checks, made before any lookup.</summary>
+    internal static void CheckSymlinkTarget(string target)
+    {
         if (target.Length == 0)
         {
             TmpfsException.Throw(Errno.ENOENT, "empty symlink target");
@@ -80,40 +108,41 @@ public sealed partial class FileSystem
         {
             TmpfsException.Throw(Errno.ENAMETOOLONG, "symlink target longer than PATH_MAX");
         }
+    }
 
-        using (EnterWrite())
+    /// <summary>symlink's core after <see cref="CheckSymlinkTarget"/> and <see cref="CheckCreate"/>.</summary>
+    internal Inode SymlinkIn(Inode dir, string name, string target, Credentials c)
+    {
+        var length = System.Text.Encoding.UTF8.GetByteCount(target);
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Symlink | 0x1FF, c);
+        var inode = sb.NewInode(m, uid, gid);
+        inode.LinkTarget = target;
+        inode.Size = length;
+
+        // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a
+        // page: page 0 of the link's own page cache, charged and freed as a file's page.
+        if (length + 1 > 128)
         {
-            var (dir, name) = PrepareCreate(path: linkPath, c, allowTrailingSlash: false);
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Symlink | 0x1FF, c);
-            var inode = sb.NewInode(m, uid, gid);
-            inode.LinkTarget = target;
-            inode.Size = length;
-
-            // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a
-            // page: page 0 of the link's own page cache, charged and freed as a file's page.
-            if (length + 1 > 128)
+            try
             {
-                try
+                lock (inode)
                 {
-                    lock (inode)
-                    {
-                        var pfn = PageCache.GetPage(inode, 0);
-                        System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
-                        sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
-                        sb.Frames.PutPage(pfn);
-                    }
-                }
-                catch (TmpfsException)
-                {
-                    inode.Nlink = 0;
-                    sb.Evict(inode);
-                    throw;
+                    var pfn = PageCache.GetPage(inode, 0);
+                    System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
+                    sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
+                    sb.Frames.PutPage(pfn);
                 }
             }
-
-            AddEntry(dir, name, inode);
-            return inode.ToStat();
+            catch (TmpfsException)
+            {
+                inode.Nlink = 0;
+                sb.Evict(inode);
+                throw;
+            }
         }
+
+        AddEntry(dir, name, inode);
+        return inode;
     }
 
     /// <summary>readlink(2): EINVAL when the path is not a symlink.</summary>
@@ -122,19 +151,23 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterRead())
         {
-            var inode = PathWalk.Lookup(sb, path, c, followFinal: false);
-            if (!inode.IsSymlink)
-            {
-                TmpfsException.Throw(Errno.EINVAL, "not a symbolic link");
-            }
-
-            lock (inode)
-            {
-                InodeAttributes.Accessed(inode);
-            }
-
-            return inode.LinkTarget!;
+            return ReadLinkOf(PathWalk.Lookup(sb, path, c, followFinal: false));
         }
+    }
+
+    internal static string ReadLinkOf(Inode inode)
+    {
+        if (!inode.IsSymlink)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not a symbolic link");
+        }
+
+        lock (inode)
+        {
+            InodeAttributes.Accessed(inode);
+        }
+
+        return inode.LinkTarget!;
     }
 
     /// <summary>link(2): a new name for an existing non-directory.</summary>
@@ -144,7 +177,7 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var inode = PathWalk.Lookup(sb, existingPath, c, followFinal: false);
-            return LinkInode(inode, newPath, c);
+            return LinkInode(inode, newPath, c).ToStat();
         }
     }
 
@@ -159,7 +192,7 @@ public sealed partial class FileSystem
                 TmpfsException.Throw(Errno.EBADF, "the handle is closed");
             }
 
-            var stat = LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable);
+            var stat = LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable).ToStat();
 
             // vfs_link clears I_LINKABLE after the first successful link: once named (and
             // perhaps unlinked again), an O_TMPFILE file cannot be linked back (ENOENT).
@@ -180,23 +213,29 @@ public sealed partial class FileSystem
                 TmpfsException.Throw(Errno.EISDIR, "is a directory");
             }
 
-            var dir = parent.Dir;
-            var inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{parent.Name}'");
-            if (parent.TrailingSlash)
-            {
-                // do_unlinkat "slashes": decided before may_delete, so before any permission check.
-                TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
-            }
-
-            // may_delete: permission and sticky bit first, then the type.
-            Permission.CheckDelete(dir, inode, c);
-            if (inode.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.EISDIR, "is a directory");
-            }
-
-            RemoveEntry(dir, parent.Name, inode);
+            UnlinkIn(parent.Dir, parent.Name, parent.TrailingSlash, c);
         }
+    }
+
+    /// <summary>unlink's core, shared by the path and node calls (namespace lock held for writing).</summary>
+    internal void UnlinkIn(Inode dir, string name, bool trailingSlash, Credentials c)
+    {
+        Permission.Check(dir, AccessMode.Execute, c);
+        var inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
+        if (trailingSlash)
+        {
+            // do_unlinkat "slashes": decided before may_delete, so before any permission check.
+            TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
+        }
+
+        // may_delete: permission and sticky bit first, then the type.
+        Permission.CheckDelete(dir, inode, c);
+        if (inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EISDIR, "is a directory");
+        }
+
+        RemoveEntry(dir, name, inode);
     }
 
     /// <summary>rmdir(2): ENOTEMPTY, EINVAL for ".", EBUSY for the root.</summary>
@@ -219,23 +258,29 @@ public sealed partial class FileSystem
                     break;
             }
 
-            var dir = parent.Dir;
-            var inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such directory: '{parent.Name}'");
-
-            // may_delete: permission and sticky bit first, then the type.
-            Permission.CheckDelete(dir, inode, c);
-            if (!inode.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            if (inode.Dir!.Count != 0)
-            {
-                TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
-            }
-
-            RemoveEntry(dir, parent.Name, inode);
+            RmdirIn(parent.Dir, parent.Name, c);
         }
+    }
+
+    /// <summary>rmdir's core, shared by the path and node calls (namespace lock held for writing).</summary>
+    internal void RmdirIn(Inode dir, string name, Credentials c)
+    {
+        Permission.Check(dir, AccessMode.Execute, c);
+        var inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such directory: '{name}'");
+
+        // may_delete: permission and sticky bit first, then the type.
+        Permission.CheckDelete(dir, inode, c);
+        if (!inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        if (inode.Dir!.Count != 0)
+        {
+            TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
+        }
+
+        RemoveEntry(dir, name, inode);
     }
 
     /// <summary>The entries of a directory, without "." and ".." (opendir + readdir to the end).</summary>
@@ -257,15 +302,20 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterRead())
         {
-            var inode = PathWalk.Lookup(sb, path, c, followFinal: true);
-            if (!inode.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            Permission.Check(inode, AccessMode.Read, c);
-            return new DirectoryHandle(this, inode);
+            return OpenDirectoryOf(PathWalk.Lookup(sb, path, c, followFinal: true), c);
         }
+    }
+
+    /// <summary>opendir's core (namespace lock held): ENOTDIR, EACCES without read permission.</summary>
+    internal DirectoryHandle OpenDirectoryOf(Inode inode, Credentials c)
+    {
+        if (!inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        Permission.Check(inode, AccessMode.Read, c);
+        return new DirectoryHandle(this, inode);
     }
 
     /// <summary>
@@ -275,19 +325,34 @@ public sealed partial class FileSystem
     private (Inode Dir, string Name) PrepareCreate(string path, Credentials c, bool allowTrailingSlash, bool checkWrite = true)
     {
         var parent = PathWalk.LookupParent(sb, path, c);
-        var dir = parent.Dir;
         if (parent.Type != PathWalk.LastType.Normal)
         {
             TmpfsException.Throw(Errno.EEXIST, "file exists");
         }
 
-        Permission.Check(dir, AccessMode.Execute, c);
-        if (dir.Dir!.Lookup(parent.Name) is not null)
+        CheckCreate(parent.Dir, parent.Name, c, parent.TrailingSlash && !allowTrailingSlash, checkWrite);
+        return (parent.Dir, parent.Name);
+    }
+
+    /// <summary>
+    /// The checks every create makes once the parent is known, in the kernel's order:
+    /// search permission, a free name (EEXIST), no bad trailing slash (ENOENT), write
+    /// permission, a directory not yet removed (ENOENT).
+    /// </summary>
+    internal static void CheckCreate(Inode dir, string name, Credentials c, bool badTrailingSlash = false, bool checkWrite = true)
+    {
+        if (!dir.IsDirectory)
         {
-            TmpfsException.Throw(Errno.EEXIST, $"file exists: '{parent.Name}'");
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        if (parent.TrailingSlash && !allowTrailingSlash)
+        Permission.Check(dir, AccessMode.Execute, c);
+        if (dir.Dir!.Lookup(name) is not null)
+        {
+            TmpfsException.Throw(Errno.EEXIST, $"file exists: '{name}'");
+        }
+
+        if (badTrailingSlash)
         {
             TmpfsException.Throw(Errno.ENOENT, "no such file or directory (trailing slash)");
         }
@@ -296,8 +361,6 @@ public sealed partial class FileSystem
         {
             CheckCreateWrite(dir, c);
         }
-
-        return (dir, parent.Name);
     }
 
     /// <summary>may_create: the directory must still be linked (IS_DEADDIR), then write and search permission.</summary>
@@ -316,10 +379,15 @@ public sealed partial class FileSystem
     /// ENOTDIR, EEXIST), may_linkat (protected_hardlinks, EPERM), may_create (EACCES),
     /// a directory (EPERM), an unlinked source (ENOENT unless a linkable O_TMPFILE).
     /// </summary>
-    private StatInfo LinkInode(Inode inode, string newPath, Credentials c, bool linkable = false)
+    private Inode LinkInode(Inode inode, string newPath, Credentials c, bool linkable = false)
     {
         var (dir, name) = PrepareCreate(newPath, c, allowTrailingSlash: false, checkWrite: false);
+        return LinkIn(inode, dir, name, c, checkWrite: true, linkable);
+    }
 
+    /// <summary>link's core after <see cref="CheckCreate"/>: a new name for a non-directory.</summary>
+    internal Inode LinkIn(Inode inode, Inode dir, string name, Credentials c, bool checkWrite = false, bool linkable = true)
+    {
         // may_linkat with fs.protected_hardlinks=1: a non-owner may only link a file it could read and write.
         if (!Permission.IsOwner(inode, c) &&
             (!inode.IsRegular || (inode.Mode & FileModes.SetUid) != 0 ||
@@ -329,7 +397,11 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EPERM, "protected_hardlinks: not allowed to link");
         }
 
-        CheckCreateWrite(dir, c);
+        if (checkWrite)
+        {
+            CheckCreateWrite(dir, c);
+        }
+
         if (inode.IsDirectory)
         {
             TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
@@ -365,7 +437,7 @@ public sealed partial class FileSystem
         }
 
         AddEntry(dir, name, inode);
-        return inode.ToStat();
+        return inode;
     }
 
     private void AddEntry(Inode dir, string name, Inode inode)

@@ -18,8 +18,9 @@ public sealed partial class FileSystem
             return OpenTmpfile(path, flags, mode, c);
         }
 
-        // build_open_flags (6.4+): O_CREAT | O_DIRECTORY is invalid. An access mode of 3
-        // (O_ACCMODE) is not: it needs read and write permission and allows neither.
+        // Access mode 3 (O_WRONLY|O_RDWR) is Linux's ioctl-only open: it needs read and write
+        // permission but allows neither reading nor writing. O_CREAT | O_DIRECTORY is EINVAL
+        // (build_open_flags, 6.4+).
         if ((flags & (OpenFlags.Create | OpenFlags.Directory)) == (OpenFlags.Create | OpenFlags.Directory))
         {
             TmpfsException.Throw(Errno.EINVAL, "O_CREAT | O_DIRECTORY");
@@ -67,15 +68,9 @@ public sealed partial class FileSystem
             }
 
             var dir = parent.Dir;
-            Permission.Check(dir, AccessMode.Execute, c);
-            var existing = dir.Dir!.Lookup(parent.Name);
-            if (existing is not null)
+            var (existing, created) = CreateIn(dir, parent.Name, flags, mode, c);
+            if (!created)
             {
-                if ((flags & OpenFlags.Exclusive) != 0)
-                {
-                    TmpfsException.Throw(Errno.EEXIST, $"file exists: '{parent.Name}'");
-                }
-
                 if (existing.IsSymlink)
                 {
                     if ((flags & OpenFlags.NoFollow) != 0)
@@ -100,25 +95,10 @@ public sealed partial class FileSystem
                     continue;
                 }
 
-                if (existing.IsDirectory)
-                {
-                    TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
-                }
-
                 CheckCreateInSticky(dir, existing, c);
-                return (existing, false);
             }
 
-            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-            if (dir.Nlink == 0)
-            {
-                TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
-            }
-
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
-            var inode = sb.NewInode(m, uid, gid);
-            AddEntry(dir, parent.Name, inode);
-            return (inode, true);
+            return (existing, created);
         }
     }
 
@@ -146,37 +126,82 @@ public sealed partial class FileSystem
         }
     }
 
+    /// <summary>
+    /// O_CREAT's core in a known directory (namespace lock held for writing): the existing
+    /// inode (EEXIST with O_EXCL, EISDIR for a directory; a symlink is returned for the
+    /// caller to follow) or a new regular file owned by the caller.
+    /// </summary>
+    internal (Inode Inode, bool Created) CreateIn(Inode dir, string name, OpenFlags flags, int mode, Credentials c)
+    {
+        Permission.Check(dir, AccessMode.Execute, c);
+        var existing = dir.Dir!.Lookup(name);
+        if (existing is not null)
+        {
+            if ((flags & OpenFlags.Exclusive) != 0)
+            {
+                TmpfsException.Throw(Errno.EEXIST, $"file exists: '{name}'");
+            }
+
+            if (existing.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+            }
+
+            return (existing, false);
+        }
+
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+        if (dir.Nlink == 0)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+        }
+
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+        var inode = sb.NewInode(m, uid, gid);
+        AddEntry(dir, name, inode);
+        return (inode, true);
+    }
+
     /// <summary>open(dir, O_TMPFILE): an unnamed regular file in a directory, linkable later.</summary>
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
-        var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode == OpenFlags.ReadOnly || (flags & OpenFlags.Create) != 0)
-        {
-            // build_open_flags: O_TMPFILE needs write access and excludes O_CREAT.
-            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
-        }
-
+        CheckTmpfileFlags(flags);
         using (EnterWrite())
         {
-            var dir = PathWalk.Lookup(sb, path, c, followFinal: true);
-            if (!dir.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
-            var inode = sb.NewInode(m, uid, gid);
-            inode.Nlink = 0;
-            var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
-            {
-                IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
-            };
-            return handle;
+            return TmpfileIn(PathWalk.Lookup(sb, path, c, followFinal: true), flags, mode, c);
         }
     }
 
-    private FileHandle FinishOpen(Inode inode, OpenFlags flags, Credentials c, bool created)
+    /// <summary>build_open_flags: O_TMPFILE needs write access and excludes O_CREAT (EINVAL).</summary>
+    internal static void CheckTmpfileFlags(OpenFlags flags)
+    {
+        var accessMode = flags & OpenFlags.AccessModeMask;
+        if (accessMode == OpenFlags.ReadOnly || (flags & OpenFlags.Create) != 0) // O_ACCMODE (3) includes MAY_WRITE
+        {
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
+        }
+    }
+
+    /// <summary>O_TMPFILE's core in a known directory (namespace lock held for writing).</summary>
+    internal FileHandle TmpfileIn(Inode dir, OpenFlags flags, int mode, Credentials c)
+    {
+        if (!dir.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+        var inode = sb.NewInode(m, uid, gid);
+        inode.Nlink = 0;
+        var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
+        {
+            IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
+        };
+        return handle;
+    }
+
+    internal FileHandle FinishOpen(Inode inode, OpenFlags flags, Credentials c, bool created)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
         if ((flags & OpenFlags.Path) != 0)

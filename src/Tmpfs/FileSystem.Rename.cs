@@ -12,18 +12,7 @@ public sealed partial class FileSystem
     public void Rename(string oldPath, string newPath, RenameFlags flags = RenameFlags.None, Credentials? cred = null)
     {
         var c = Caller(cred);
-        if ((flags & ~(RenameFlags.NoReplace | RenameFlags.Exchange | RenameFlags.Whiteout)) != 0 ||
-            ((flags & RenameFlags.NoReplace) != 0 && (flags & RenameFlags.Exchange) != 0))
-        {
-            TmpfsException.Throw(Errno.EINVAL, "bad rename flags");
-        }
-
-        if ((flags & RenameFlags.Whiteout) != 0 && (flags & RenameFlags.Exchange) != 0)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "RENAME_WHITEOUT with RENAME_EXCHANGE");
-        }
-
-        var exchange = (flags & RenameFlags.Exchange) != 0;
+        CheckRenameFlags(flags);
         using (EnterWrite())
         {
             var from = PathWalk.LookupParent(sb, oldPath, c);
@@ -38,134 +27,159 @@ public sealed partial class FileSystem
                 TmpfsException.Throw((flags & RenameFlags.NoReplace) != 0 ? Errno.EEXIST : Errno.EBUSY, "cannot rename onto '.', '..' or the root");
             }
 
-            var oldDir = from.Dir;
-            var newDir = to.Dir;
-            Permission.Check(oldDir, AccessMode.Execute, c);
-            Permission.Check(newDir, AccessMode.Execute, c);
-            var source = oldDir.Dir!.Lookup(from.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{from.Name}'");
-            var target = newDir.Dir!.Lookup(to.Name);
-            if (exchange && target is null)
-            {
-                TmpfsException.Throw(Errno.ENOENT, $"no such file or directory: '{to.Name}'");
-            }
+            RenameIn(from.Dir, from.Name, from.TrailingSlash, to.Dir, to.Name, to.TrailingSlash, flags, c);
+        }
+    }
 
-            if (target is not null && (flags & RenameFlags.NoReplace) != 0)
-            {
-                TmpfsException.Throw(Errno.EEXIST, $"file exists: '{to.Name}'");
-            }
+    /// <summary>renameat2's flag checks (EINVAL), made before any lookup.</summary>
+    internal static void CheckRenameFlags(RenameFlags flags)
+    {
+        if ((flags & ~(RenameFlags.NoReplace | RenameFlags.Exchange | RenameFlags.Whiteout)) != 0 ||
+            ((flags & RenameFlags.NoReplace) != 0 && (flags & RenameFlags.Exchange) != 0))
+        {
+            TmpfsException.Throw(Errno.EINVAL, "bad rename flags");
+        }
 
-            // Trailing slashes: allowed only where the object is a directory.
-            if (!source.IsDirectory && (from.TrailingSlash || to.TrailingSlash) && !(exchange && target!.IsDirectory && !from.TrailingSlash))
+        if ((flags & RenameFlags.Whiteout) != 0 && (flags & RenameFlags.Exchange) != 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "RENAME_WHITEOUT with RENAME_EXCHANGE");
+        }
+    }
+
+    /// <summary>
+    /// rename's core once both parents and names are known (namespace lock held for writing),
+    /// shared by the path and node calls.
+    /// </summary>
+    internal void RenameIn(Inode oldDir, string oldName, bool fromTrailingSlash, Inode newDir, string newName, bool toTrailingSlash, RenameFlags flags, Credentials c)
+    {
+        var exchange = (flags & RenameFlags.Exchange) != 0;
+        var from = (Name: oldName, TrailingSlash: fromTrailingSlash);
+        var to = (Name: newName, TrailingSlash: toTrailingSlash);
+        Permission.Check(oldDir, AccessMode.Execute, c);
+        Permission.Check(newDir, AccessMode.Execute, c);
+        var source = oldDir.Dir!.Lookup(from.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{from.Name}'");
+        var target = newDir.Dir!.Lookup(to.Name);
+        if (exchange && target is null)
+        {
+            TmpfsException.Throw(Errno.ENOENT, $"no such file or directory: '{to.Name}'");
+        }
+
+        if (target is not null && (flags & RenameFlags.NoReplace) != 0)
+        {
+            TmpfsException.Throw(Errno.EEXIST, $"file exists: '{to.Name}'");
+        }
+
+        // Trailing slashes: allowed only where the object is a directory.
+        if (!source.IsDirectory && (from.TrailingSlash || to.TrailingSlash) && !(exchange && target!.IsDirectory && !from.TrailingSlash))
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        if (exchange && to.TrailingSlash && !target!.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        // lock_rename's trap: the source may not be an ancestor of the new parent,
+        // nor (unless exchanging) the target an ancestor of the old parent.
+        if (source.IsDirectory && IsAncestorOrSelf(source, newDir))
+        {
+            TmpfsException.Throw(Errno.EINVAL, "cannot move a directory into itself");
+        }
+
+        if (target is not null && target.IsDirectory && IsAncestorOrSelf(target, oldDir))
+        {
+            TmpfsException.Throw(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, "target is an ancestor of the source");
+        }
+
+        if (ReferenceEquals(source, target))
+        {
+            return; // Two names of one inode: rename does nothing (POSIX).
+        }
+
+        // may_delete on the source, may_delete or may_create at the target; may_delete
+        // checks permission and the sticky bit before the types (ENOTDIR, EISDIR).
+        Permission.CheckDelete(oldDir, source, c);
+        if (target is not null)
+        {
+            Permission.CheckDelete(newDir, target, c);
+            if (!exchange && source.IsDirectory && !target.IsDirectory)
             {
                 TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
             }
 
-            if (exchange && to.TrailingSlash && !target!.IsDirectory)
+            if (!exchange && !source.IsDirectory && target.IsDirectory)
             {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+                TmpfsException.Throw(Errno.EISDIR, "is a directory");
+            }
+        }
+        else
+        {
+            Permission.Check(newDir, AccessMode.Write | AccessMode.Execute, c);
+        }
+
+        // A directory that changes parent rewrites its "..": that needs write permission on it.
+        if (!ReferenceEquals(oldDir, newDir))
+        {
+            if (source.IsDirectory)
+            {
+                Permission.Check(source, AccessMode.Write, c);
             }
 
-            // lock_rename's trap: the source may not be an ancestor of the new parent,
-            // nor (unless exchanging) the target an ancestor of the old parent.
-            if (source.IsDirectory && IsAncestorOrSelf(source, newDir))
+            if (exchange && target!.IsDirectory)
             {
-                TmpfsException.Throw(Errno.EINVAL, "cannot move a directory into itself");
+                Permission.Check(target, AccessMode.Write, c);
             }
+        }
 
-            if (target is not null && target.IsDirectory && IsAncestorOrSelf(target, oldDir))
-            {
-                TmpfsException.Throw(exchange ? Errno.EINVAL : Errno.ENOTEMPTY, "target is an ancestor of the source");
-            }
+        if (!exchange && target is { IsDirectory: true } && target.Dir!.Count != 0)
+        {
+            TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
+        }
 
-            if (ReferenceEquals(source, target))
-            {
-                return; // Two names of one inode: rename does nothing (POSIX).
-            }
+        var now = sb.NowNs();
+        if (exchange)
+        {
+            Exchange(oldDir, from.Name, source, newDir, to.Name, target!, now);
+            return;
+        }
 
-            // may_delete on the source, may_delete or may_create at the target; may_delete
-            // checks permission and the sticky bit before the types (ENOTDIR, EISDIR).
-            Permission.CheckDelete(oldDir, source, c);
-            if (target is not null)
-            {
-                Permission.CheckDelete(newDir, target, c);
-                if (!exchange && source.IsDirectory && !target.IsDirectory)
-                {
-                    TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-                }
+        // shmem_whiteout: RENAME_WHITEOUT leaves a character device 0:0 of mode 0 at the old
+        // name (any caller, kernel 6.18). Made first, so ENOSPC changes nothing.
+        Inode? whiteout = null;
+        if ((flags & RenameFlags.Whiteout) != 0)
+        {
+            var (m, uid, gid) = Permission.InitOwner(oldDir, FileModes.CharDevice, c);
+            whiteout = sb.NewInode(m, uid, gid, 0);
+        }
 
-                if (!exchange && !source.IsDirectory && target.IsDirectory)
-                {
-                    TmpfsException.Throw(Errno.EISDIR, "is a directory");
-                }
-            }
-            else
-            {
-                Permission.Check(newDir, AccessMode.Write | AccessMode.Execute, c);
-            }
+        if (target is not null)
+        {
+            RemoveEntry(newDir, to.Name, target);
+        }
 
-            // A directory that changes parent rewrites its "..": that needs write permission on it.
-            if (!ReferenceEquals(oldDir, newDir))
-            {
-                if (source.IsDirectory)
-                {
-                    Permission.Check(source, AccessMode.Write, c);
-                }
+        oldDir.Dir.Remove(from.Name);
+        oldDir.Size -= Inode.BogoDirentSize;
+        if (whiteout is not null)
+        {
+            oldDir.Dir.Add(from.Name, whiteout);
+            oldDir.Size += Inode.BogoDirentSize;
+        }
 
-                if (exchange && target!.IsDirectory)
-                {
-                    Permission.Check(target, AccessMode.Write, c);
-                }
-            }
+        newDir.Dir.Add(to.Name, source);
+        newDir.Size += Inode.BogoDirentSize;
+        if (source.IsDirectory && !ReferenceEquals(oldDir, newDir))
+        {
+            source.Dir!.Parent = newDir;
+            oldDir.Nlink--;
+            newDir.Nlink++;
+        }
 
-            if (!exchange && target is { IsDirectory: true } && target.Dir!.Count != 0)
-            {
-                TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
-            }
-
-            var now = sb.NowNs();
-            if (exchange)
-            {
-                Exchange(oldDir, from.Name, source, newDir, to.Name, target!, now);
-                return;
-            }
-
-            // shmem_whiteout: RENAME_WHITEOUT leaves a character device 0:0 of mode 0 at the old
-            // name (any caller, kernel 6.18). Made first, so ENOSPC changes nothing.
-            Inode? whiteout = null;
-            if ((flags & RenameFlags.Whiteout) != 0)
-            {
-                var (m, uid, gid) = Permission.InitOwner(oldDir, FileModes.CharDevice, c);
-                whiteout = sb.NewInode(m, uid, gid, 0);
-            }
-
-            if (target is not null)
-            {
-                RemoveEntry(newDir, to.Name, target);
-            }
-
-            oldDir.Dir.Remove(from.Name);
-            oldDir.Size -= Inode.BogoDirentSize;
-            if (whiteout is not null)
-            {
-                oldDir.Dir.Add(from.Name, whiteout);
-                oldDir.Size += Inode.BogoDirentSize;
-            }
-
-            newDir.Dir.Add(to.Name, source);
-            newDir.Size += Inode.BogoDirentSize;
-            if (source.IsDirectory && !ReferenceEquals(oldDir, newDir))
-            {
-                source.Dir!.Parent = newDir;
-                oldDir.Nlink--;
-                newDir.Nlink++;
-            }
-
-            oldDir.MtimeNs = oldDir.CtimeNs = now;
-            newDir.MtimeNs = newDir.CtimeNs = now;
-            lock (source)
-            {
-                source.CtimeNs = now;
-            }
+        oldDir.MtimeNs = oldDir.CtimeNs = now;
+        newDir.MtimeNs = newDir.CtimeNs = now;
+        lock (source)
+        {
+            source.CtimeNs = now;
         }
     }
 

@@ -14,6 +14,7 @@ public sealed partial class FileSystem
 {
     private readonly Superblock sb;
     private int unmounted;
+    private NodeOperations? nodes;
 
     internal FileSystem(MemoryManager memory, MountOptions options, Credentials mounter)
     {
@@ -55,6 +56,12 @@ public sealed partial class FileSystem
 
     internal Superblock Superblock => sb;
 
+    /// <summary>
+    /// The same operations by inode number (node id) instead of path, for front ends that
+    /// speak in nodes, such as FUSE; see docs/api.md.
+    /// </summary>
+    public NodeOperations Nodes => nodes ??= new NodeOperations(this);
+
     /// <summary>stat(2), or lstat(2) with <paramref name="follow"/> false.</summary>
     public StatInfo Stat(string path, Credentials? cred = null, bool follow = true)
     {
@@ -75,11 +82,15 @@ public sealed partial class FileSystem
         var c = cred ?? Credentials.Root;
         using (EnterRead())
         {
-            var inode = PathWalk.Lookup(sb, path, c, followFinal: true);
-            if (mode != AccessMode.Exists)
-            {
-                Permission.Check(inode, mode, c);
-            }
+            AccessOf(PathWalk.Lookup(sb, path, c, followFinal: true), mode, c);
+        }
+    }
+
+    internal static void AccessOf(Inode inode, AccessMode mode, Credentials c)
+    {
+        if (mode != AccessMode.Exists)
+        {
+            Permission.Check(inode, mode, c);
         }
     }
 
@@ -101,6 +112,17 @@ public sealed partial class FileSystem
             FilesFree = sb.MaxInodes == 0 ? 0 : sb.FreeIspace / Superblock.BogoInodeSize,
             NameLength = PathWalk.NameMax,
         };
+    }
+
+    /// <summary>
+    /// A consistency check of this mount (an fsck): names, link counts, page caches and
+    /// their charges. Returns the problems found, one line each (empty when consistent).
+    /// It locks the mount and pauses reclaim while it looks; exact when the mount is idle.
+    /// </summary>
+    public IReadOnlyList<string> CheckConsistency()
+    {
+        CheckMounted();
+        return Fsck.Check(sb);
     }
 
     /// <summary>mount -o remount,OPTIONS: changes size/nr_inodes (EINVAL below what is in use).</summary>
@@ -166,7 +188,8 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
-            lock (inode)
+            Interleaving.Enter(inode);
+            try
             {
                 // Names die with the mount: each extra hard link gives back its ispace, as unlink would.
                 if (!inode.IsDirectory && inode.Nlink > 1)
@@ -176,9 +199,15 @@ public sealed partial class FileSystem
 
                 inode.Nlink = 0;
             }
+            finally
+            {
+                Monitor.Exit(inode);
+            }
 
             sb.Evict(inode);
         }
+
+        Interleaving.Point();
 
         var problems = new List<string>();
         var left = sb.UsedInodes;
@@ -260,7 +289,7 @@ public sealed partial class FileSystem
     {
         if (Interlocked.Decrement(ref inode.OpenCount) == 0 && inode.Nlink == 0)
         {
-            sb.EvictIfUnused(inode);
+            sb.EvictIfUnused(inode); // also checks the lookup count
         }
 
         if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached && sb.ClaimTeardown())

@@ -6,7 +6,6 @@ namespace Tmpfs;
 /// <summary>swapon, swapoff and the memory counters.</summary>
 public sealed partial class MemoryManager
 {
-    private const int MaxUnusePasses = 1000;
 
     /// <summary>
     /// swapon(2): adds a swap file of <paramref name="sizeBytes"/> (whole pages) with a
@@ -26,9 +25,36 @@ public sealed partial class MemoryManager
         Swap.Add(full, slots, priority, type =>
         {
             var created = !File.Exists(full);
-            var backing = SwapFileBacking.Open(full, slots * PageFrames.PageSize, create: created);
+            SwapFileBacking backing;
+            try
+            {
+                backing = SwapFileBacking.Open(full, slots * PageFrames.PageSize, create: created);
+            }
+            catch (TmpfsException) when (created)
+            {
+                // A swapon that fails (ENOSPC from the preallocation on a full disk) leaves
+                // nothing behind: not the file it created, nor the blocks it got so far.
+                TryDelete(full);
+                throw;
+            }
+
             return new SwapDevice(type, full, slots, priority, backing, created);
         });
+    }
+
+    /// <summary>
+    /// swapon with a backing the caller made (tests inject one that fails or corrupts).
+    /// <paramref name="name"/> identifies the device for <see cref="Swapoff"/>; no file is
+    /// created or removed. The device owns the backing from here on.
+    /// </summary>
+    internal void Swapon(string name, long slots, int priority, SwapBacking backing)
+    {
+        if (slots < 1)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "swap area smaller than one page");
+        }
+
+        Swap.Add(name, slots, priority, type => new SwapDevice(type, Path.GetFullPath(name), slots, priority, backing, created: false));
     }
 
     /// <summary>
@@ -44,21 +70,7 @@ public sealed partial class MemoryManager
             device.WriteOk = false; // no new slots while we empty it
             try
             {
-                // try_to_unuse: a writepage that took its slot just before WriteOk fell may
-                // publish the entry after a pass went by, so pass again until none is left.
-                for (var pass = 0; device.InUse != 0; pass++)
-                {
-                    if (pass == MaxUnusePasses)
-                    {
-                        TmpfsException.Throw(Errno.EBUSY, $"{device.InUse} slot(s) of '{path}' still in use after {pass} passes");
-                    }
-
-                    Unuse(device.Type);
-                    if (device.InUse != 0)
-                    {
-                        Thread.Sleep(pass < 10 ? 0 : 1);
-                    }
-                }
+                UnuseUntilEmpty(device);
             }
             catch (TmpfsException)
             {
@@ -67,6 +79,62 @@ public sealed partial class MemoryManager
             }
 
             RemoveSwapDevice(device);
+        }
+    }
+
+    /// <summary>
+    /// try_to_unuse: walks the swaplist until no slot of <paramref name="device"/> is in use.
+    /// One walk is not enough: a writepage that took its slot before WriteOk was cleared may
+    /// still be on its way, its inode listed with swapped raised but its page not yet a swap
+    /// entry, so the walk finds nothing of it; the kernel walks again until inuse_pages is 0.
+    /// EBUSY when walks stop making progress (a slot that no page cache refers to).
+    /// </summary>
+    private void UnuseUntilEmpty(SwapDevice device)
+    {
+        var left = long.MaxValue;
+        var stalled = 0;
+        while (true)
+        {
+            var written = Volatile.Read(ref Stat.PswpOut);
+            if (UnuseHook is { } unuse)
+            {
+                unuse(device.Type);
+            }
+            else
+            {
+                Unuse(device.Type);
+            }
+
+            var inUse = device.InUse;
+            if (inUse == 0)
+            {
+                return;
+            }
+
+            if (inUse < left)
+            {
+                left = inUse;
+                stalled = 0;
+            }
+            else if (++stalled >= UnuseStalledPasses)
+            {
+                TmpfsException.Throw(Errno.EBUSY, $"{inUse} slot(s) of '{device.Path}' still in use after unuse");
+            }
+
+            // Let the writepage in flight finish: its page becomes a swap entry once written
+            // (or, if the write fails, its slot is released).
+            if (Interleaving.Current is { } scheduler)
+            {
+                scheduler.WaitUntil(() => device.InUse != inUse || Volatile.Read(ref Stat.PswpOut) != written);
+            }
+            else if (stalled < 16)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.Sleep(1);
+            }
         }
     }
 
@@ -107,6 +175,55 @@ public sealed partial class MemoryManager
     };
 
     /// <summary>
+    /// A consistency check of the whole budget, as an fsck of every mount would make
+    /// together with the memory layer's books: the namespace and page caches of each mount,
+    /// frames in use == frames in page caches + swap cache, used blocks == resident +
+    /// swapped pages, Shmem, and the swaplist (only inodes of mounts still alive, none
+    /// evicted); with no mount left, no swap slot in use and nothing in the swap cache.
+    /// Returns the problems found, one line each (empty when consistent). It pauses reclaim
+    /// and locks each mount while it looks; it is exact only when no operation is in flight.
+    /// </summary>
+    public IReadOnlyList<string> CheckConsistency()
+    {
+        var problems = Fsck.CheckMemory(this);
+        using (Reclaim.Pause())
+        {
+            var live = new HashSet<Superblock>(Superblocks, ReferenceEqualityComparer.Instance);
+            foreach (var inode in Swaplist.Snapshot())
+            {
+                if (!live.Contains(inode.Sb))
+                {
+                    problems.Add($"inode {inode.Ino} on the swaplist belongs to a mount that is gone ({Volatile.Read(ref inode.Swapped)} page(s) swapped)");
+                }
+                else if (inode.Evicted)
+                {
+                    problems.Add($"inode {inode.Ino} on the swaplist is evicted");
+                }
+            }
+
+            if (live.Count == 0)
+            {
+                foreach (var device in Swap.Snapshot())
+                {
+                    var used = device.InUse;
+                    if (used != 0)
+                    {
+                        problems.Add($"swap device '{device.Path}': {used} slot(s) in use with no mount left");
+                    }
+                }
+
+                var cached = Swap.CachedPages;
+                if (cached != 0)
+                {
+                    problems.Add($"{cached} page(s) in the swap cache with no mount left");
+                }
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>
     /// shmem_unuse: walks the swaplist; each inode with swapped pages is held against
     /// eviction by stop_eviction (never a reference count) while the list lock is dropped
     /// and its pages on <paramref name="type"/> come back; an inode with nothing swapped is pruned.
@@ -114,6 +231,7 @@ public sealed partial class MemoryManager
     private void Unuse(int type)
     {
         var list = Swaplist;
+        Interleaving.Point();
         Monitor.Enter(list.ListLock);
         try
         {
@@ -130,6 +248,7 @@ public sealed partial class MemoryManager
 
                 inode.StopEviction++;
                 Monitor.Exit(list.ListLock);
+                Interleaving.Point();
                 TmpfsException? error = null;
                 try
                 {
@@ -141,6 +260,7 @@ public sealed partial class MemoryManager
                 }
                 finally
                 {
+                    Interleaving.Point();
                     Monitor.Enter(list.ListLock);
                 }
 
@@ -176,14 +296,22 @@ public sealed partial class MemoryManager
         device.Dispose();
         if (device.Created)
         {
-            try
-            {
-                File.Delete(device.Path);
-            }
-            catch (IOException)
-            {
-                // The file stays; the device is gone all the same.
-            }
+            TryDelete(device.Path);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // The file stays; the device is gone all the same.
+        }
+        catch (UnauthorizedAccessException)
+        {
         }
     }
 }

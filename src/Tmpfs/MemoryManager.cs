@@ -16,6 +16,9 @@ public sealed partial class MemoryManager : IDisposable
 
     private readonly Lock swapoffLock = new();
 
+    /// <summary>Swaplist walks without a slot coming free before swapoff gives up with EBUSY.</summary>
+    private const int UnuseStalledPasses = 200;
+
     /// <summary>Creates a budget of <paramref name="budgetBytes"/> (rounded down to pages).</summary>
     public MemoryManager(long budgetBytes, TimeProvider? timeProvider = null)
     {
@@ -70,6 +73,13 @@ public sealed partial class MemoryManager : IDisposable
     /// broken variants (the seed's old order) to show their checks catch the bug.
     /// </summary>
     internal Func<Inode, int, SwapWriteBatch, bool> WritePageHook { get; set; } = ShmemSwap.WritePage;
+
+    /// <summary>
+    /// Swapoff's walk of the swaplist (shmem_unuse) for a device type; null means
+    /// <see cref="Unuse"/>. Tests replace it with deliberately broken variants (the igrab of
+    /// the old shmem_unuse) to show their checks catch the bug.
+    /// </summary>
+    internal Action<int>? UnuseHook { get; set; }
 
     internal TimeProvider Time { get; }
 

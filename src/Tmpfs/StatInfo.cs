@@ -78,3 +78,9 @@ public readonly record struct StatFs
 /// <param name="Type">Its file type (S_IFMT bits).</param>
 /// <param name="NextCookie">The cookie to pass to continue after this entry; stable while the directory changes.</param>
 public readonly record struct DirectoryEntry(string Name, long Ino, int Type, long NextCookie);
+
+/// <summary>
+/// Receives one directory entry (and, when asked for, its attributes); returns false to
+/// stop before this entry, which then counts as not read.
+/// </summary>
+public delegate bool DirectoryVisitor(in DirectoryEntry entry, in StatInfo attributes);

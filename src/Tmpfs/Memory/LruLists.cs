@@ -22,6 +22,7 @@ internal sealed class LruLists
     public LruLists(PageFrames frames)
     {
         this.frames = frames;
+        frames.ReleaseFromLru = pfn => Remove(pfn);
     }
 
     public long ActiveCount
@@ -130,8 +131,15 @@ internal sealed class LruLists
                     continue;
                 }
 
+                // A page on its way to the free list (its count already 0) is no candidate:
+                // back to the head, for the freeing thread to unlink (isolate_lru_folios).
+                if (!frames.TryGetPage(pfn))
+                {
+                    PushHead(inactive, pfn);
+                    continue;
+                }
+
                 frames.ClearFlag(pfn, PageFlags.Lru);
-                frames.GetPage(pfn);
                 batch[got++] = pfn;
             }
         }

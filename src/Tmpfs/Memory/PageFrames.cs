@@ -177,6 +177,14 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         ref var page = ref this[pfn];
         Debug.Assert((page.Flags & (int)PageFlags.Locked) == 0, "freeing a locked page");
+
+        // __page_cache_release: a page can reach its last reference while on an LRU list
+        // (reclaim put it back after losing a race with truncation); take it off first.
+        if ((Volatile.Read(ref page.Flags) & (int)PageFlags.Lru) != 0)
+        {
+            ReleaseFromLru?.Invoke(pfn);
+        }
+
         page.Mapping = null;
         page.Index = 0;
         page.Flags = 0;
@@ -192,11 +200,36 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
+    /// <summary>Unlinks a page from its LRU list as its last reference goes (set by <see cref="LruLists"/>).</summary>
+    public Action<int>? ReleaseFromLru { get; set; }
+
     /// <summary>get_page(): one more reference to a frame that is already referenced.</summary>
     public void GetPage(int pfn)
     {
         var now = Interlocked.Increment(ref this[pfn].RefCount);
         Debug.Assert(now > 1, "get_page on a free frame");
+    }
+
+    /// <summary>
+    /// folio_try_get(): a reference unless the count is already zero (the page is on its way
+    /// to the free list). Reclaim finds pages on the LRU, which holds no reference of its own.
+    /// </summary>
+    public bool TryGetPage(int pfn)
+    {
+        ref var count = ref this[pfn].RefCount;
+        var seen = Volatile.Read(ref count);
+        while (seen > 0)
+        {
+            var was = Interlocked.CompareExchange(ref count, seen + 1, seen);
+            if (was == seen)
+            {
+                return true;
+            }
+
+            seen = was;
+        }
+
+        return false;
     }
 
     /// <summary>put_page(): drops a reference; the last one frees the frame.</summary>
@@ -273,6 +306,19 @@ internal sealed unsafe class PageFrames : IDisposable
     /// <summary>lock_page(): sleeps until the page lock is ours.</summary>
     public void LockPage(int pfn)
     {
+        if (Interleaving.Current is { } scheduler)
+        {
+            // A systematic test controls this thread: wait through its scheduler, which
+            // cannot see the wait queue's monitor.
+            scheduler.Point();
+            while (!TryLockPage(pfn))
+            {
+                scheduler.WaitUntil(() => !IsLocked(pfn));
+            }
+
+            return;
+        }
+
         if (TryLockPage(pfn))
         {
             return;

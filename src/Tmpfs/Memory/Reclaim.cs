@@ -130,6 +130,7 @@ internal sealed class Reclaim : IDisposable
         batch.Clear();
         foreach (var pfn in isolated)
         {
+            Interleaving.Point();
             if (!frames.TryLockPage(pfn))
             {
                 lru.Putback(pfn, activate: false);
@@ -171,9 +172,11 @@ internal sealed class Reclaim : IDisposable
             return freed;
         }
 
+        Interleaving.Point();
         batch.Submit();
         for (var i = 0; i < batch.Count; i++)
         {
+            Interleaving.Point();
             ref readonly var item = ref batch[i];
             if (!item.Written)
             {

@@ -82,6 +82,13 @@ internal sealed class Inode : AddressSpace
     /// <summary>Open handles (files and directories).</summary>
     public int OpenCount;
 
+    /// <summary>
+    /// The kernel's nlookup for a FUSE mount: entries handed out by the node API
+    /// (lookup, create, readdirplus, ...) minus those forgotten. Changed with Interlocked;
+    /// while it is above zero the inode is not evicted, so node ids stay valid.
+    /// </summary>
+    public long Lookups;
+
     /// <summary>Set when the inode has been evicted: its pages are freed and it is gone from the superblock.</summary>
     public bool Evicted;
 

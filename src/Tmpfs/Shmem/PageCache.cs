@@ -574,6 +574,7 @@ internal static class PageCache
         var index = first;
         while (true)
         {
+            Interleaving.Point();
             long found, entry;
             int pfn = -1;
             lock (inode.MappingLock)

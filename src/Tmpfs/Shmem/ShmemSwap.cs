@@ -46,6 +46,7 @@ internal static class ShmemSwap
         }
 
         var device = memory.Swap.Device(entry.Type)!;
+        Interleaving.Point();
 
         // The seed's fix: join the swaplist now, while the locked page is still in the page
         // cache and so still pins the inode against eviction, and raise swapped in the same
@@ -60,6 +61,7 @@ internal static class ShmemSwap
             inode.AddSwapped(1);
         }
 
+        Interleaving.Point();
         if (!MoveToSwapCache(inode, pfn, index, entry))
         {
             // Busy (someone holds the page) or truncated: keep it. Swapped was raised for
@@ -157,6 +159,7 @@ internal static class ShmemSwap
     {
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
+        Interleaving.Point();
         var pfn = memory.Swap.ReleaseEntry(entry);
         if (pfn >= 0)
         {
@@ -186,7 +189,8 @@ internal static class ShmemSwap
     /// </summary>
     public static void UnuseInode(Inode inode, int type)
     {
-        lock (inode)
+        Interleaving.Enter(inode);
+        try
         {
             if (inode.Evicted)
             {
@@ -196,6 +200,7 @@ internal static class ShmemSwap
             long index = 0;
             while (true)
             {
+                Interleaving.Point();
                 bool found;
                 long at, entry;
                 lock (inode.MappingLock)
@@ -215,6 +220,10 @@ internal static class ShmemSwap
                     index = at + 1;
                 }
             }
+        }
+        finally
+        {
+            Monitor.Exit(inode);
         }
     }
 
@@ -239,6 +248,7 @@ internal static class ShmemSwap
         var frames = memory.Frames;
         var swapEntry = SwapEntry.FromValue(PageCacheTree.ToSwap(entry));
         var fresh = false;
+        Interleaving.Point();
         var pfn = memory.Swap.LookupCache(swapEntry);
         if (pfn >= 0)
         {
@@ -262,6 +272,7 @@ internal static class ShmemSwap
             return -1;
         }
 
+        Interleaving.Point();
         bool added;
         lock (inode.MappingLock)
         {
@@ -330,6 +341,7 @@ internal static class ShmemSwap
         frames.LockPage(pfn);
         frames[pfn].Index = entry.Value;
         frames.SetFlag(pfn, PageFlags.SwapCache);
+        Interleaving.Point();
         var existing = memory.Swap.InsertForSwapIn(entry, pfn);
         if (existing != -1)
         {
@@ -346,6 +358,7 @@ internal static class ShmemSwap
         }
 
         frames.GetPage(pfn); // the allocation's reference is the cache's; this one is the caller's
+        Interleaving.Point();
         try
         {
             device.Read(entry.Offset, frames.GetSpan(pfn));

@@ -233,7 +233,8 @@ internal sealed class Superblock
     /// </summary>
     public void Evict(Inode inode)
     {
-        lock (inode)
+        Interleaving.Enter(inode);
+        try
         {
             // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
             // the inode a name since the caller saw it unlinked.
@@ -241,6 +242,15 @@ internal sealed class Superblock
             {
                 return;
             }
+
+            // A node lookup (FUSE LOOKUP of "." by node id) may have taken a reference since
+            // EvictIfUnused saw none; it takes it under this lock, so rechecking here is enough:
+            // its forget will evict later.
+            if (!Unmounting && Volatile.Read(ref inode.Lookups) != 0)
+            {
+                return;
+            }
+
             inode.Evicted = true;
             if (inode.IsRegular || inode.IsSymlink)
             {
@@ -253,23 +263,27 @@ internal sealed class Superblock
                 inode.Xattrs = null;
             }
         }
+        finally
+        {
+            Monitor.Exit(inode);
+        }
 
         // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
         // (stop_eviction); swapoff holds it that way, never by a reference count.
         var swaplist = Memory.Swaplist;
+        Interleaving.Point();
         lock (swaplist.ListLock)
         {
-            while (inode.StopEviction > 0)
-            {
-                Monitor.Wait(swaplist.ListLock);
-            }
+            Interleaving.WaitFor(swaplist.ListLock, () => inode.StopEviction == 0);
 
             swaplist.Remove(inode);
         }
 
         // Back under the inode lock, so that a checker holding every inode lock never sees
         // the inode set change under it.
-        lock (inode)
+        Interleaving.Enter(inode);
+        try
+        {
             lock (statLock)
             {
                 inodes.Remove(inode.Ino);
@@ -278,15 +292,25 @@ internal sealed class Superblock
                     freeIspace += BogoInodeSize;
                 }
             }
+        }
+        finally
+        {
+            Monitor.Exit(inode);
+        }
     }
 
-    /// <summary>iput's last step: evicts an inode when no name and no handle keeps it.</summary>
+    /// <summary>
+    /// iput's last step: evicts an inode when no name, no open handle and no kernel lookup
+    /// (FUSE nlookup) keeps it.
+    /// </summary>
     public void EvictIfUnused(Inode inode)
     {
-        // The unlinker stores Nlink then loads OpenCount; the closer the reverse. A full
-        // fence on both sides means at least one of them sees both at zero.
+        // Three parties drop the last reference: the unlinker stores Nlink, the closer
+        // decrements OpenCount, the forgetter decrements Lookups (both Interlocked, a full
+        // fence). Each then loads all three after a full fence, so whichever of them drops
+        // its count last sees all three at zero. Evict is idempotent if more than one does.
         Interlocked.MemoryBarrier();
-        if (inode.Nlink == 0 && Volatile.Read(ref inode.OpenCount) == 0)
+        if (inode.Nlink == 0 && Volatile.Read(ref inode.OpenCount) == 0 && Volatile.Read(ref inode.Lookups) == 0)
         {
             Evict(inode);
         }

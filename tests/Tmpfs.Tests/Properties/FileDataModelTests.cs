@@ -36,11 +36,23 @@ public sealed class FileDataModelTests
         (1, Gen.Select(Position, Gen.Int[1, 2 * Page], Gen.Bool).Select(t => (Op)new AllocateOp(t.Item1, t.Item2, t.Item3))));
 
     [Fact]
-    public void FileMatchesByteModel()
+    public void FileMatchesByteModel() => Run(withSwap: false);
+
+    /// <summary>The same on a budget of a few pages with swap, so pages go out and come back between steps.</summary>
+    [Fact]
+    public void FileMatchesByteModel_UnderSwap() => Run(withSwap: true);
+
+    private static void Run(bool withSwap)
     {
+        using var swapDir = new Swap.SwapDir();
         OpGen.Array[1, 40].Sample(ops =>
         {
-            using var memory = new MemoryManager(64 * Page);
+            using var memory = new MemoryManager((withSwap ? 6 : 64) * Page);
+            if (withSwap)
+            {
+                memory.Swapon(swapDir.File("swap-" + Environment.CurrentManagedThreadId), 64 * Page);
+            }
+
             var fs = memory.Mount("size=32k");
             var model = new List<byte>();
             using (var h = fs.Open("/f", OpenFlags.Create | OpenFlags.ReadWrite, 0x1A4))
@@ -52,9 +64,43 @@ public sealed class FileDataModelTests
                 }
             }
 
+            if (withSwap)
+            {
+                // Push everything out, then check once more from swap.
+                memory.Reclaim.Shrink(64);
+                using (var h = fs.Open("/f", OpenFlags.ReadOnly))
+                {
+                    Check(h, fs, [.. ReadModel(h)]);
+                }
+            }
+
             fs.Unmount();
-            Assert.Equal(memory.TotalBytes, memory.FreeBytes);
-        }, iter: 300);
+            Assert.True(memory.TotalBytes == memory.FreeBytes, "frames leaked: " + DescribeFrames(memory));
+            Assert.Equal(memory.MemInfo.SwapTotal, memory.MemInfo.SwapFree);
+        }, iter: withSwap ? 150 : 300);
+    }
+
+    private static string DescribeFrames(MemoryManager memory)
+    {
+        var frames = memory.Frames;
+        var parts = new List<string>();
+        for (var pfn = 0; pfn < frames.CarvedFrames; pfn++)
+        {
+            ref var page = ref frames[pfn];
+            if (page.RefCount != 0)
+            {
+                parts.Add($"pfn {pfn}: refs {page.RefCount} flags {(Tmpfs.Memory.PageFlags)page.Flags} index {page.Index} mapping {(page.Mapping is null ? "null" : "set")}");
+            }
+        }
+
+        return $"{string.Join("; ", parts)}; swap cached {memory.MemInfo.SwapCached}";
+    }
+
+    private static byte[] ReadModel(FileHandle h)
+    {
+        var buffer = new byte[h.Stat().Size];
+        h.Read(buffer, 0);
+        return buffer;
     }
 
     private static void Apply(FileHandle h, List<byte> model, Op op)

@@ -1,0 +1,298 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Tmpfs.Fuse.Wire;
+
+namespace Tmpfs.Fuse;
+
+/// <summary>
+/// A <see cref="FileSystem"/> mounted into the operating system through /dev/fuse (as
+/// root: open /dev/fuse, mount(2) with the fd). Serving threads answer the kernel until
+/// the mount goes away (umount, umount -l, or <see cref="Unmount"/>); then every handle
+/// the kernel left open is closed and the engine's <see cref="FileSystem.Unmount"/> runs
+/// with its invariant checks, whose outcome <see cref="Wait()"/> returns.
+/// </summary>
+public sealed class FuseMount : IDisposable
+{
+    private readonly FuseSession session;
+    private readonly List<Worker> workers = [];
+    private readonly Lock finishGate = new();
+    private bool finished;
+    private int exitCode;
+
+    private FuseMount(FileSystem fs, string mountPoint, FuseMountOptions options)
+    {
+        FileSystem = fs;
+        MountPoint = mountPoint;
+        Options = options;
+        session = new FuseSession(fs, options);
+    }
+
+    public FileSystem FileSystem { get; }
+
+    /// <summary>The absolute path mounted on.</summary>
+    public string MountPoint { get; }
+
+    public FuseMountOptions Options { get; }
+
+    /// <summary>The connection's number under /sys/fs/fuse/connections (the mount's device minor), or -1.</summary>
+    public int ConnectionId { get; private set; } = -1;
+
+    /// <summary>The error of the engine's unmount after the mount went away, if it failed (busy inodes, leaked pages).</summary>
+    public Exception? UnmountError { get; private set; }
+
+    /// <summary>True while the serving threads run.</summary>
+    public bool IsServing => !session.Stopped.IsSet;
+
+    /// <summary>Requests answered EIO/EINVAL because they were malformed or hit an unexpected failure.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref session.ProtocolErrors);
+
+    /// <summary>Mounts <paramref name="fs"/> on <paramref name="mountPoint"/> and starts serving it. Needs root and /dev/fuse.</summary>
+    public static FuseMount Mount(FileSystem fs, string mountPoint, FuseMountOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(fs);
+        options ??= new FuseMountOptions();
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("FUSE mounts need Linux");
+        }
+
+        if (Native.GetEuid() != 0)
+        {
+            throw new UnauthorizedAccessException("mounting through /dev/fuse needs root (fusermount3 is not supported yet)");
+        }
+
+        var full = Path.GetFullPath(mountPoint).TrimEnd('/');
+        if (full.Length == 0)
+        {
+            full = "/";
+        }
+
+        if (!System.IO.Directory.Exists(full))
+        {
+            throw new DirectoryNotFoundException($"mount point '{full}' is not a directory");
+        }
+
+        var fd = Native.Open("/dev/fuse", Native.O_RDWR | Native.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open /dev/fuse: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        var mount = new FuseMount(fs, full, options);
+        var rootMode = Convert.ToString(fs.Nodes.GetAttributes(NodeOperations.RootId).Mode & FileModes.TypeMask, 8);
+        var data = string.Create(CultureInfo.InvariantCulture, $"fd={fd},rootmode={rootMode},user_id=0,group_id=0,default_permissions,allow_other");
+        var flags = (options.NoSuid ? Native.MS_NOSUID : 0) | (options.NoDev ? Native.MS_NODEV : 0);
+        if (Native.Mount(options.Source, full, "fuse." + options.Subtype, flags, data) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Native.Close(fd);
+            throw new IOException($"mount of {full} failed: errno {errno}");
+        }
+
+        try
+        {
+            mount.Start(fd);
+        }
+        catch
+        {
+            Native.Umount2(full, Native.MNT_DETACH);
+            throw;
+        }
+
+        return mount;
+    }
+
+    /// <summary>
+    /// Waits until the mount is gone and the engine unmounted: 0 when every invariant held,
+    /// 1 when the engine's unmount reported a failure (see <see cref="UnmountError"/>).
+    /// </summary>
+    public int Wait()
+    {
+        session.Stopped.Wait();
+        Finish();
+        return exitCode;
+    }
+
+    /// <summary>As <see cref="Wait()"/>, giving up after <paramref name="timeout"/> (false).</summary>
+    public bool Wait(TimeSpan timeout, out int code)
+    {
+        code = 0;
+        if (!session.Stopped.Wait(timeout))
+        {
+            return false;
+        }
+
+        Finish();
+        code = exitCode;
+        return true;
+    }
+
+    /// <summary>umount(2) (EBUSY while in use) or, with <paramref name="lazy"/>, umount -l; then waits for the end.</summary>
+    public int Unmount(bool lazy = false)
+    {
+        if (IsServing && Native.Umount2(MountPoint, lazy ? Native.MNT_DETACH : 0) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (IsServing)
+            {
+                throw new IOException($"umount {MountPoint} failed: errno {errno}");
+            }
+        }
+
+        return Wait();
+    }
+
+    /// <summary>
+    /// Aborts the connection as if the server had died (echo 1 &gt; /sys/fs/fuse/connections/N/abort):
+    /// callers get ENOTCONN until the mount point is unmounted. The threads then stop.
+    /// </summary>
+    public void Abort()
+    {
+        if (ConnectionId < 0)
+        {
+            throw new InvalidOperationException("the connection id is unknown");
+        }
+
+        var dir = "/sys/fs/fuse/connections";
+        if (!System.IO.File.Exists($"{dir}/{ConnectionId}/abort"))
+        {
+            Native.Mount("fusectl", dir, "fusectl", 0, string.Empty);
+        }
+
+        System.IO.File.WriteAllText($"{dir}/{ConnectionId}/abort", "1");
+    }
+
+    /// <summary>Unmounts (lazily if busy), aborts the connection if it does not end, and releases everything.</summary>
+    public void Dispose()
+    {
+        if (IsServing)
+        {
+            if (Native.Umount2(MountPoint, 0) != 0)
+            {
+                Native.Umount2(MountPoint, Native.MNT_DETACH);
+            }
+
+            if (!session.Stopped.Wait(TimeSpan.FromSeconds(10)) && ConnectionId >= 0)
+            {
+                try
+                {
+                    Abort();
+                }
+                catch (IOException e)
+                {
+                    session.Log($"fuse: abort of connection {ConnectionId} failed: {e.Message}");
+                }
+
+                session.Stopped.Wait(TimeSpan.FromSeconds(10));
+            }
+        }
+
+        if (!session.Stopped.IsSet)
+        {
+            session.Log($"fuse: {MountPoint} still served after unmount and abort; leaving its threads");
+            return;
+        }
+
+        Finish();
+    }
+
+    private void Start(int masterFd)
+    {
+        ConnectionId = FindConnectionId(MountPoint);
+        var count = Options.Threads > 0 ? Options.Threads : Math.Clamp(Environment.ProcessorCount, 2, 8);
+        var fds = new List<int> { masterFd };
+        for (var i = 1; i < count; i++)
+        {
+            var clone = Native.CloneDevice(masterFd);
+            if (clone < 0)
+            {
+                session.Log($"fuse: FUSE_DEV_IOC_CLONE failed (errno {-clone}); serving with {fds.Count} thread(s)");
+                break;
+            }
+
+            fds.Add(clone);
+        }
+
+        foreach (var fd in fds)
+        {
+            workers.Add(new Worker(session, fd, FuseSession.RequestCapacity, FuseSession.ReplyCapacity));
+        }
+
+        session.WorkersStarting(workers.Count);
+        for (var i = 0; i < workers.Count; i++)
+        {
+            workers[i].Start($"fuse {MountPoint} #{i}");
+        }
+    }
+
+    /// <summary>The mount is gone: close what the kernel left open, unmount the engine, release the fds and buffers.</summary>
+    private void Finish()
+    {
+        lock (finishGate)
+        {
+            if (finished)
+            {
+                return;
+            }
+
+            finished = true;
+            foreach (var w in workers)
+            {
+                w.Join(Timeout.InfiniteTimeSpan);
+            }
+
+            var left = session.CloseAllHandles();
+            if (left > 0)
+            {
+                session.Log($"fuse: {left} handle(s) were still open when {MountPoint} went away; closed");
+            }
+
+            try
+            {
+                if (!FileSystem.IsUnmounted)
+                {
+                    FileSystem.Unmount();
+                }
+            }
+            catch (Exception e) when (e is InvalidOperationException or TmpfsException)
+            {
+                UnmountError = e;
+                exitCode = 1;
+                var message = $"fuse: UNMOUNT OF {MountPoint} FAILED ITS INVARIANTS: {e.Message}";
+                session.Log(message);
+                Console.Error.WriteLine(message);
+            }
+
+            foreach (var w in workers)
+            {
+                Native.Close(w.Fd);
+                w.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The minor device number of the mount at <paramref name="mountPoint"/>, from /proc/self/mountinfo.</summary>
+    private static int FindConnectionId(string mountPoint)
+    {
+        try
+        {
+            var escaped = mountPoint.Replace(" ", "\\040", StringComparison.Ordinal);
+            var id = -1;
+            foreach (var line in System.IO.File.ReadLines("/proc/self/mountinfo"))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length > 4 && parts[4] == escaped && line.Contains(" - fuse.", StringComparison.Ordinal))
+                {
+                    var dev = parts[2].Split(':');
+                    id = int.Parse(dev[1], CultureInfo.InvariantCulture); // the last one is the newest
+                }
+            }
+
+            return id;
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+namespace Tmpfs.Fuse;
+
+/// <summary>How a <see cref="FuseMount"/> is mounted and served.</summary>
+public sealed record FuseMountOptions
+{
+    /// <summary>The source shown by /proc/mounts and df (the kernel tmpfs shows "tmpfs").</summary>
+    public string Source { get; init; } = "tmpfs";
+
+    /// <summary>The subtype: the filesystem type is "fuse.&lt;Subtype&gt;".</summary>
+    public string Subtype { get; init; } = "tmpfs";
+
+    /// <summary>Threads reading /dev/fuse, each on its own cloned fd; 0 = one per core (2 to 8).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>How long the kernel may trust names and negative lookups. Long: every change passes through the kernel.</summary>
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long the kernel may trust attributes.</summary>
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>MS_NOSUID, as the kernel's tmpfs mounts by default in most setups.</summary>
+    public bool NoSuid { get; init; } = true;
+
+    /// <summary>MS_NODEV.</summary>
+    public bool NoDev { get; init; } = true;
+
+    /// <summary>Where the server reports what it cannot send back to a caller (protocol errors, unmount failures).</summary>
+    public TextWriter? Log { get; init; }
+}

@@ -1,0 +1,98 @@
+using Tmpfs.Fuse.Wire;
+
+namespace Tmpfs.Fuse;
+
+/// <summary>
+/// One serving thread: its cloned /dev/fuse fd, its request and reply buffers, and the
+/// directory visitors it formats entries with. Requests are handled inline on this thread.
+/// </summary>
+internal sealed class Worker : IDisposable
+{
+    private readonly FuseSession session;
+    private Thread? thread;
+
+    public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity)
+    {
+        this.session = session;
+        Fd = fd;
+        Requests = new RequestBuffer(requestCapacity);
+        Reply = new ReplyWriter(replyCapacity) { Fd = fd };
+        DirVisitor = VisitDirent;
+        DirPlusVisitor = VisitDirentPlus;
+    }
+
+    public int Fd { get; }
+
+    public RequestBuffer Requests { get; }
+
+    public ReplyWriter Reply { get; }
+
+    /// <summary>The fatal read error that stopped the thread (0 for ENODEV, the normal end).</summary>
+    public int StopErrno { get; private set; }
+
+    // State of the READDIR being formatted: the payload range in use.
+    public int DirPosition;
+    public int DirLimit;
+
+    public DirectoryVisitor DirVisitor { get; }
+
+    public DirectoryVisitor DirPlusVisitor { get; }
+
+    public void Start(string name)
+    {
+        thread = new Thread(Run) { IsBackground = true, Name = name };
+        thread.Start();
+    }
+
+    public bool Join(TimeSpan timeout) => thread?.Join(timeout) ?? true;
+
+    private void Run()
+    {
+        while (true)
+        {
+            var n = Requests.ReadFrom(Fd);
+            if (n < 0)
+            {
+                StopErrno = n == -Native.ENODEV ? 0 : -n;
+                break;
+            }
+
+            session.Dispatch(this, Requests.Message(n));
+        }
+
+        session.WorkerStopped(this);
+    }
+
+    private bool VisitDirent(in DirectoryEntry e, in StatInfo attributes)
+    {
+        var used = Encode.Dirent(Reply.Payload[DirPosition..DirLimit], (ulong)e.Ino, (ulong)e.NextCookie, e.Type, e.Name, plus: false, out _);
+        DirPosition += used;
+        return used != 0;
+    }
+
+    private bool VisitDirentPlus(in DirectoryEntry e, in StatInfo attributes)
+    {
+        var record = Reply.Payload[DirPosition..DirLimit];
+        var used = Encode.Dirent(record, (ulong)e.Ino, (ulong)e.NextCookie, e.Type, e.Name, plus: true, out _);
+        if (used == 0)
+        {
+            return false;
+        }
+
+        // "." and ".." take no lookup, and the kernel ignores their entry part: leave it zero.
+        if (e.Name is not ("." or ".."))
+        {
+            ref var entry = ref System.Runtime.InteropServices.MemoryMarshal.AsRef<EntryOut>(record);
+            Encode.Entry(attributes, ref entry, session.Options.EntryTimeout, session.Options.AttributeTimeout);
+        }
+
+        DirPosition += used;
+        return true;
+    }
+
+    public void Dispose()
+    {
+        Requests.Dispose();
+        Reply.Dispose();
+    }
+}
