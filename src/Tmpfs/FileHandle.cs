@@ -37,7 +37,7 @@ public sealed class FileHandle : IDisposable
     internal bool IsClosed => Volatile.Read(ref closed) != 0;
 
     /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
-    internal bool IsTmpfileLinkable { get; init; }
+    internal bool IsTmpfileLinkable { get; set; }
 
     private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.ReadOnly or OpenFlags.ReadWrite;
 
@@ -102,9 +102,16 @@ public sealed class FileHandle : IDisposable
                 return 0;
             }
 
-            var n = PageCache.Write(Inode, offset, buffer);
+            if (offset >= PageCache.MaxFileSize)
+            {
+                TmpfsException.Throw(Errno.EFBIG, "write beyond the maximum file size");
+            }
+
+            // shmem_file_write_iter: file_remove_privs and file_update_time come after
+            // generic_write_checks but before the copy, so a write that then fails (ENOSPC)
+            // has still dropped set-id bits and changed mtime/ctime.
             InodeAttributes.Modified(Inode, opener);
-            return n;
+            return PageCache.Write(Inode, offset, buffer);
         }
     }
 

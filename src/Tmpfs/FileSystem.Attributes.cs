@@ -28,10 +28,15 @@ public sealed partial class FileSystem
     /// <summary>truncate(2): needs write permission on the file.</summary>
     public void Truncate(string path, long size, Credentials? cred = null)
     {
+        if (size < 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "negative size"); // do_sys_truncate, before the lookup
+        }
+
         TruncateOf(Resolve(path, cred, follow: true), size, Caller(cred));
     }
 
-    /// <summary>truncate(2)'s core on an inode: EISDIR, write permission, then the size change.</summary>
+    /// <summary>truncate(2)'s core on an inode: EISDIR, EINVAL for a non-regular file, write permission, then the size change.</summary>
     internal static void TruncateOf(Inode inode, long size, Credentials c)
     {
         if (inode.IsDirectory)
@@ -39,17 +44,28 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
+        if (!inode.IsRegular)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not a regular file"); // vfs_truncate, before permission
+        }
+
         Permission.Check(inode, AccessMode.Write, c);
-        InodeAttributes.Truncate(inode, size, c);
+        InodeAttributes.Truncate(inode, size, c, explicitTimes: false);
     }
 
     /// <summary>setxattr(2).</summary>
-    public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrFlags flags = XattrFlags.None, Credentials? cred = null, bool follow = true) =>
+    public void SetXattr(string path, string name, ReadOnlySpan<byte> value, XattrFlags flags = XattrFlags.None, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckSetImport(name, value.Length, flags); // setxattr_copy, before the lookup
         XattrOps.Set(Resolve(path, cred, follow), name, value, flags, Caller(cred));
+    }
 
     /// <summary>getxattr(2): the value's length; with an empty buffer only the length, ERANGE if too small.</summary>
-    public int GetXattr(string path, string name, Span<byte> buffer, Credentials? cred = null, bool follow = true) =>
-        XattrOps.Get(Resolve(path, cred, follow), name, buffer, Caller(cred));
+    public int GetXattr(string path, string name, Span<byte> buffer, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckImport(name); // the name is copied in before the lookup
+        return XattrOps.Get(Resolve(path, cred, follow), name, buffer, Caller(cred));
+    }
 
     /// <summary>The value of an attribute, read whole.</summary>
     public byte[] GetXattr(string path, string name, Credentials? cred = null, bool follow = true)
@@ -80,8 +96,11 @@ public sealed partial class FileSystem
         XattrOps.ListInto(Resolve(path, cred, follow), buffer, Caller(cred));
 
     /// <summary>removexattr(2).</summary>
-    public void RemoveXattr(string path, string name, Credentials? cred = null, bool follow = true) =>
+    public void RemoveXattr(string path, string name, Credentials? cred = null, bool follow = true)
+    {
+        XattrOps.CheckImport(name); // the name is copied in before the lookup
         XattrOps.Remove(Resolve(path, cred, follow), name, Caller(cred));
+    }
 
     private Inode Resolve(string path, Credentials? cred, bool follow)
     {

@@ -187,18 +187,17 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterWrite())
         {
-            var inode = handle.Inode;
             if (handle.IsClosed)
             {
                 TmpfsException.Throw(Errno.EBADF, "the handle is closed");
             }
 
-            if (inode.Nlink == 0 && !handle.IsTmpfileLinkable)
-            {
-                TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
-            }
+            var stat = LinkInode(handle.Inode, newPath, c, linkable: handle.IsTmpfileLinkable).ToStat();
 
-            return LinkInode(inode, newPath, c).ToStat();
+            // vfs_link clears I_LINKABLE after the first successful link: once named (and
+            // perhaps unlinked again), an O_TMPFILE file cannot be linked back (ENOENT).
+            handle.IsTmpfileLinkable = false;
+            return stat;
         }
     }
 
@@ -223,17 +222,19 @@ public sealed partial class FileSystem
     {
         Permission.Check(dir, AccessMode.Execute, c);
         var inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
+        if (trailingSlash)
+        {
+            // do_unlinkat "slashes": decided before may_delete, so before any permission check.
+            TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
+        }
+
+        // may_delete: permission and sticky bit first, then the type.
+        Permission.CheckDelete(dir, inode, c);
         if (inode.IsDirectory)
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
-        if (trailingSlash)
-        {
-            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-        }
-
-        Permission.CheckDelete(dir, inode, c);
         RemoveEntry(dir, name, inode);
     }
 
@@ -266,12 +267,14 @@ public sealed partial class FileSystem
     {
         Permission.Check(dir, AccessMode.Execute, c);
         var inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such directory: '{name}'");
+
+        // may_delete: permission and sticky bit first, then the type.
+        Permission.CheckDelete(dir, inode, c);
         if (!inode.IsDirectory)
         {
             TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        Permission.CheckDelete(dir, inode, c);
         if (inode.Dir!.Count != 0)
         {
             TmpfsException.Throw(Errno.ENOTEMPTY, "directory not empty");
@@ -319,7 +322,7 @@ public sealed partial class FileSystem
     /// The parent directory and new name for a create, after the checks every create
     /// makes: the name is a normal one and free (EEXIST), the caller may write the directory.
     /// </summary>
-    private (Inode Dir, string Name) PrepareCreate(string path, Credentials c, bool allowTrailingSlash)
+    private (Inode Dir, string Name) PrepareCreate(string path, Credentials c, bool allowTrailingSlash, bool checkWrite = true)
     {
         var parent = PathWalk.LookupParent(sb, path, c);
         if (parent.Type != PathWalk.LastType.Normal)
@@ -327,7 +330,7 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EEXIST, "file exists");
         }
 
-        CheckCreate(parent.Dir, parent.Name, c, parent.TrailingSlash && !allowTrailingSlash);
+        CheckCreate(parent.Dir, parent.Name, c, parent.TrailingSlash && !allowTrailingSlash, checkWrite);
         return (parent.Dir, parent.Name);
     }
 
@@ -336,7 +339,7 @@ public sealed partial class FileSystem
     /// search permission, a free name (EEXIST), no bad trailing slash (ENOENT), write
     /// permission, a directory not yet removed (ENOENT).
     /// </summary>
-    internal static void CheckCreate(Inode dir, string name, Credentials c, bool badTrailingSlash = false)
+    internal static void CheckCreate(Inode dir, string name, Credentials c, bool badTrailingSlash = false, bool checkWrite = true)
     {
         if (!dir.IsDirectory)
         {
@@ -354,32 +357,37 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOENT, "no such file or directory (trailing slash)");
         }
 
-        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+        if (checkWrite)
+        {
+            CheckCreateWrite(dir, c);
+        }
+    }
+
+    /// <summary>may_create: the directory must still be linked (IS_DEADDIR), then write and search permission.</summary>
+    private static void CheckCreateWrite(Inode dir, Credentials c)
+    {
         if (dir.Nlink == 0)
         {
             TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
         }
+
+        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
     }
 
-    private Inode LinkInode(Inode inode, string newPath, Credentials c)
+    /// <summary>
+    /// do_linkat + vfs_link, in the kernel's order: the new name (filename_create: ENOENT,
+    /// ENOTDIR, EEXIST), may_linkat (protected_hardlinks, EPERM), may_create (EACCES),
+    /// a directory (EPERM), an unlinked source (ENOENT unless a linkable O_TMPFILE).
+    /// </summary>
+    private Inode LinkInode(Inode inode, string newPath, Credentials c, bool linkable = false)
     {
-        if (inode.IsDirectory)
-        {
-            TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
-        }
-
-        var (dir, name) = PrepareCreate(newPath, c, allowTrailingSlash: false);
-        return LinkIn(inode, dir, name, c);
+        var (dir, name) = PrepareCreate(newPath, c, allowTrailingSlash: false, checkWrite: false);
+        return LinkIn(inode, dir, name, c, checkWrite: true, linkable);
     }
 
     /// <summary>link's core after <see cref="CheckCreate"/>: a new name for a non-directory.</summary>
-    internal Inode LinkIn(Inode inode, Inode dir, string name, Credentials c)
+    internal Inode LinkIn(Inode inode, Inode dir, string name, Credentials c, bool checkWrite = false, bool linkable = true)
     {
-        if (inode.IsDirectory)
-        {
-            TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
-        }
-
         // may_linkat with fs.protected_hardlinks=1: a non-owner may only link a file it could read and write.
         if (!Permission.IsOwner(inode, c) &&
             (!inode.IsRegular || (inode.Mode & FileModes.SetUid) != 0 ||
@@ -387,6 +395,21 @@ public sealed partial class FileSystem
              !Permission.May(inode, AccessMode.Read | AccessMode.Write, c)))
         {
             TmpfsException.Throw(Errno.EPERM, "protected_hardlinks: not allowed to link");
+        }
+
+        if (checkWrite)
+        {
+            CheckCreateWrite(dir, c);
+        }
+
+        if (inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EPERM, "hard link to a directory");
+        }
+
+        if (inode.Nlink == 0 && !linkable)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
         }
 
         if (inode.Nlink >= MaxLinks)

@@ -19,7 +19,13 @@ public sealed partial class FileSystem
         }
 
         // Access mode 3 (O_WRONLY|O_RDWR) is Linux's ioctl-only open: it needs read and write
-        // permission but allows neither reading nor writing.
+        // permission but allows neither reading nor writing. O_CREAT | O_DIRECTORY is EINVAL
+        // (build_open_flags, 6.4+).
+        if ((flags & (OpenFlags.Create | OpenFlags.Directory)) == (OpenFlags.Create | OpenFlags.Directory))
+        {
+            TmpfsException.Throw(Errno.EINVAL, "O_CREAT | O_DIRECTORY");
+        }
+
         Inode inode;
         var created = false;
         if ((flags & OpenFlags.Create) != 0)
@@ -49,11 +55,16 @@ public sealed partial class FileSystem
         for (var links = 0; ; links++)
         {
             var parent = PathWalk.LookupParent(sb, path, c);
-            if (parent.Type != PathWalk.LastType.Normal || parent.TrailingSlash)
+            if (parent.Type != PathWalk.LastType.Normal)
             {
-                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR, also
-                // when "dir" exists and O_EXCL is absent (kernel 6.18).
-                TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+                // ".", ".." or the root: do_open says EEXIST with O_EXCL, else EISDIR.
+                TmpfsException.Throw((flags & OpenFlags.Exclusive) != 0 ? Errno.EEXIST : Errno.EISDIR, "O_CREAT on a directory");
+            }
+
+            if (parent.TrailingSlash)
+            {
+                // open_last_lookups: O_CREAT with trailing slashes is EISDIR, existing or not.
+                TmpfsException.Throw(Errno.EISDIR, "O_CREAT with a trailing slash");
             }
 
             var dir = parent.Dir;
@@ -64,6 +75,7 @@ public sealed partial class FileSystem
                 {
                     if ((flags & OpenFlags.NoFollow) != 0)
                     {
+                        CheckCreateInSticky(dir, existing, c);
                         TmpfsException.Throw(Errno.ELOOP, "O_NOFOLLOW on a symbolic link");
                     }
 
@@ -73,13 +85,44 @@ public sealed partial class FileSystem
                     }
 
                     // O_CREAT through a symlink creates its target (a dangling link included).
+                    lock (existing)
+                    {
+                        InodeAttributes.Accessed(existing); // pick_link touches the link's atime
+                    }
+
                     var target = existing.LinkTarget!;
                     path = target.StartsWith('/') ? target : PathOf(dir) + "/" + target;
                     continue;
                 }
+
+                CheckCreateInSticky(dir, existing, c);
             }
 
             return (existing, created);
+        }
+    }
+
+    /// <summary>
+    /// may_create_in_sticky, with the kernel's default fs.protected_regular=0 and
+    /// fs.protected_fifos=0: O_CREAT meeting an existing file other than a regular file or
+    /// FIFO in a sticky world-writable directory is EACCES unless the caller or the
+    /// directory's owner owns it. There is no capability override, root included.
+    /// </summary>
+    private static void CheckCreateInSticky(Inode dir, Inode existing, Credentials c)
+    {
+        if ((dir.Mode & FileModes.Sticky) == 0 || existing.IsRegular || (existing.Mode & FileModes.TypeMask) == FileModes.Fifo)
+        {
+            return;
+        }
+
+        if (existing.Uid == dir.Uid || existing.Uid == c.Uid)
+        {
+            return;
+        }
+
+        if ((dir.Mode & 0x2) != 0)
+        {
+            TmpfsException.Throw(Errno.EACCES, "O_CREAT on another user's file in a sticky directory");
         }
     }
 
@@ -133,7 +176,7 @@ public sealed partial class FileSystem
     internal static void CheckTmpfileFlags(OpenFlags flags)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite) || (flags & OpenFlags.Create) != 0)
+        if (accessMode == OpenFlags.ReadOnly || (flags & OpenFlags.Create) != 0) // O_ACCMODE (3) includes MAY_WRITE
         {
             TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
         }

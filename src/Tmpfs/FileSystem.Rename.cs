@@ -97,24 +97,21 @@ public sealed partial class FileSystem
             return; // Two names of one inode: rename does nothing (POSIX).
         }
 
-        if (!exchange && target is not null)
-        {
-            if (source.IsDirectory && !target.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
-            }
-
-            if (!source.IsDirectory && target.IsDirectory)
-            {
-                TmpfsException.Throw(Errno.EISDIR, "is a directory");
-            }
-        }
-
-        // may_delete on the source, may_delete or may_create at the target.
+        // may_delete on the source, may_delete or may_create at the target; may_delete
+        // checks permission and the sticky bit before the types (ENOTDIR, EISDIR).
         Permission.CheckDelete(oldDir, source, c);
         if (target is not null)
         {
             Permission.CheckDelete(newDir, target, c);
+            if (!exchange && source.IsDirectory && !target.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+            }
+
+            if (!exchange && !source.IsDirectory && target.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.EISDIR, "is a directory");
+            }
         }
         else
         {

@@ -28,7 +28,19 @@ internal sealed class DirectoryContents
 
     public int Count => byName.Count;
 
-    public Inode? Lookup(string name) => byName.TryGetValue(name, out var e) ? e.Inode : null;
+    /// <summary>
+    /// simple_lookup(): the entry, or null; ENAMETOOLONG for a name longer than NAME_MAX, which
+    /// the kernel only reports when it looks the name up (after the search permission check).
+    /// </summary>
+    public Inode? Lookup(string name)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        return byName.TryGetValue(name, out var e) ? e.Inode : null;
+    }
 
     public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
 

@@ -446,7 +446,9 @@ internal static class Fsck
 
             if (frames.TestFlag(pfn, PageFlags.Uptodate))
             {
-                if (inode.IsRegular && found >= endIndex)
+                // Past EOF only a page fallocated (KEEP_SIZE) twice is Uptodate, and it is zero:
+                // shmem_get_folio(SGP_FALLOC) clears such a page when it marks it Uptodate.
+                if (inode.IsRegular && found >= endIndex && frames.GetSpan(pfn).IndexOfAnyExcept((byte)0) >= 0)
                 {
                     problems.Add($"inode {ino}: data page {found} past the end of the file (size {inode.Size})");
                 }

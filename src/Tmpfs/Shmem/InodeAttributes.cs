@@ -81,6 +81,9 @@ internal static class InodeAttributes
             return;
         }
 
+        // vfs_utimes: nanoseconds are validated before setattr_prepare's permission checks.
+        CheckTime(atime);
+        CheckTime(mtime);
         lock (inode)
         {
             CheckLive(inode);
@@ -118,7 +121,11 @@ internal static class InodeAttributes
     /// truncate/ftruncate (do_truncate + shmem_setattr): EISDIR, EINVAL, EFBIG;
     /// write permission is checked by the caller (path: inode, handle: open mode).
     /// </summary>
-    public static void Truncate(Inode inode, long size, Credentials cred)
+    /// <param name="explicitTimes">
+    /// ftruncate and O_TRUNC pass ATTR_MTIME|ATTR_CTIME (times always set); truncate(2) by path
+    /// does not, and then a file without pages truncated to its own size keeps its times.
+    /// </param>
+    public static void Truncate(Inode inode, long size, Credentials cred, bool explicitTimes = true)
     {
         if (size < 0)
         {
@@ -138,14 +145,25 @@ internal static class InodeAttributes
         lock (inode)
         {
             CheckLive(inode);
-            if (size < inode.Size)
+
+            // shmem_setattr: times change with the size; shmem_truncate_range (run for newsize
+            // <= oldsize when the file has pages) sets them too, so only a file without pages
+            // truncated to its own size keeps them (when the caller passed no ATTR_MTIME).
+            var changed = size != inode.Size || (size <= inode.Size && inode.Alloced > 0);
+
+            // shmem_setattr: newsize <= oldsize truncates from newsize on, which also frees
+            // pages fallocated (KEEP_SIZE) beyond the end even when the size does not change.
+            if (size <= inode.Size)
             {
                 PageCache.TruncatePages(inode, size);
             }
 
             inode.Size = size;
             Permission.KillPrivs(inode, cred);
-            inode.MtimeNs = inode.CtimeNs = inode.Sb.NowNs();
+            if (changed || explicitTimes)
+            {
+                inode.MtimeNs = inode.CtimeNs = inode.Sb.NowNs();
+            }
         }
     }
 

@@ -309,6 +309,14 @@ internal static class PageCache
 
             if (entry != 0)
             {
+                // shmem_get_folio(SGP_FALLOC) on a page fallocated earlier "must initialize it
+                // now, lest undo on failure cancel our earlier guarantee": it becomes Uptodate,
+                // so SEEK_DATA reports it as data from now on.
+                if (PageCacheTree.IsFrame(entry))
+                {
+                    MarkFallocatedUptodate(inode, index, entry);
+                }
+
                 continue;
             }
 
@@ -325,6 +333,46 @@ internal static class PageCache
             sb.Memory.Lru.Add(one[0]);
             sb.Frames.PutPage(one[0]);
             added.Add(index);
+        }
+    }
+
+    /// <summary>
+    /// Marks a resident page Uptodate under its page lock, if it is still the page at
+    /// <paramref name="index"/> (reclaim may have moved it meanwhile; then it was written
+    /// out Uptodate anyway). The page is zero: a fallocated page has not been written.
+    /// </summary>
+    private static void MarkFallocatedUptodate(Inode inode, long index, long entry)
+    {
+        var frames = inode.Sb.Frames;
+        var pfn = PageCacheTree.ToFrame(entry);
+        lock (inode.MappingLock)
+        {
+            if (inode.Pages.Get(index) != entry)
+            {
+                return;
+            }
+
+            frames.GetPage(pfn);
+        }
+
+        frames.LockPage(pfn);
+        try
+        {
+            bool mapped;
+            lock (inode.MappingLock)
+            {
+                mapped = inode.Pages.Get(index) == entry;
+            }
+
+            if (mapped && !frames.TestFlag(pfn, PageFlags.Uptodate))
+            {
+                frames.SetFlag(pfn, PageFlags.Uptodate);
+            }
+        }
+        finally
+        {
+            frames.UnlockPage(pfn);
+            frames.PutPage(pfn);
         }
     }
 

@@ -35,8 +35,8 @@ internal static class PathWalk
     }
 
     /// <summary>
-    /// Resolves all but the last component (filename_parentat). The last name is
-    /// validated (ENAMETOOLONG) but not looked up.
+    /// Resolves all but the last component (filename_parentat), checking search permission
+    /// on the directory that holds it. The last name is not looked up.
     /// </summary>
     public static ParentResult LookupParent(Superblock sb, string path, Credentials cred)
     {
@@ -140,11 +140,11 @@ internal static class PathWalk
 
             var component = span[pos..nameEnd];
             var isLast = next >= span.Length;
-            if (component.Length > NameMax / 3 && Encoding.UTF8.GetByteCount(component) > NameMax)
-            {
-                TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-            }
 
+            // link_path_walk: may_lookup (search permission) on the directory before every
+            // component, the last one included, whatever the caller then does with the name.
+            // A name longer than NAME_MAX is only an error when it is looked up.
+            Permission.Check(dir, AccessMode.Execute, cred);
             if (isLast)
             {
                 var trailing = nameEnd < span.Length;
@@ -158,7 +158,6 @@ internal static class PathWalk
             }
 
             // An intermediate component: must be a searchable directory.
-            Permission.Check(dir, AccessMode.Execute, cred);
             Inode child;
             if (component is ".")
             {
@@ -194,6 +193,12 @@ internal static class PathWalk
             if (++symlinks > MaxSymlinks)
             {
                 TmpfsException.Throw(Errno.ELOOP, "too many levels of symbolic links");
+            }
+
+            // pick_link: following a symlink touches its atime (relatime rules).
+            lock (link)
+            {
+                InodeAttributes.Accessed(link);
             }
 
             var target = link.LinkTarget!;

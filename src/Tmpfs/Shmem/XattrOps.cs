@@ -14,10 +14,11 @@ internal static class XattrOps
 
     public static int Get(Inode inode, string name, Span<byte> buffer, Credentials cred)
     {
-        CheckName(name);
+        CheckImport(name);
         lock (inode)
         {
             CheckPermission(inode, name, Read, cred);
+            CheckNamespace(name);
             var value = inode.Xattrs?.Get(name) ?? TmpfsException.Throw<byte[]>(Errno.ENODATA, $"no attribute '{name}'");
             if (buffer.Length == 0)
             {
@@ -41,7 +42,7 @@ internal static class XattrOps
             TmpfsException.Throw(Errno.EINVAL, "bad xattr flags");
         }
 
-        CheckName(name);
+        CheckImport(name);
         if (value.Length > XattrList.MaxValueSize)
         {
             TmpfsException.Throw(Errno.E2BIG, "attribute value too large");
@@ -57,22 +58,22 @@ internal static class XattrOps
             }
 
             CheckPermission(inode, name, Write, cred);
+            CheckNamespace(name);
             var list = inode.Xattrs;
             var old = list?.Get(name);
-            if (old is not null && (flags & XattrFlags.Create) != 0)
-            {
-                TmpfsException.Throw(Errno.EEXIST, $"attribute '{name}' exists");
-            }
 
-            if (old is null && (flags & XattrFlags.Replace) != 0)
-            {
-                TmpfsException.Throw(Errno.ENODATA, $"no attribute '{name}'");
-            }
-
+            // shmem_xattr_handler_set charges the inode space first (ENOSPC), and only then
+            // does simple_xattr_set look at CREATE/REPLACE (EEXIST, ENODATA), giving it back.
             var space = XattrList.Space(name, value.Length);
             if (!inode.Sb.TryChargeIspace(space))
             {
                 TmpfsException.Throw(Errno.ENOSPC, "no inode space left for the attribute");
+            }
+
+            if ((old is not null && (flags & XattrFlags.Create) != 0) || (old is null && (flags & XattrFlags.Replace) != 0))
+            {
+                inode.Sb.ReturnIspace(space);
+                TmpfsException.Throw(old is null ? Errno.ENODATA : Errno.EEXIST, $"attribute '{name}': {(old is null ? "missing" : "exists")}");
             }
 
             list ??= inode.Xattrs = new XattrList();
@@ -91,10 +92,11 @@ internal static class XattrOps
 
     public static void Remove(Inode inode, string name, Credentials cred)
     {
-        CheckName(name);
+        CheckImport(name);
         lock (inode)
         {
             CheckPermission(inode, name, Write, cred);
+            CheckNamespace(name);
             var old = inode.Xattrs?.Remove(name) ?? TmpfsException.Throw<byte[]>(Errno.ENODATA, $"no attribute '{name}'");
             var freed = XattrList.Space(name, old.Length);
             inode.Xattrs!.ChargedIspace -= freed;
@@ -156,14 +158,37 @@ internal static class XattrOps
         return total;
     }
 
-    private static void CheckName(string name)
+    /// <summary>
+    /// What the syscall checks while copying its arguments in, before the path is resolved:
+    /// the name (ERANGE when empty or longer than 255 bytes).
+    /// </summary>
+    public static void CheckImport(string name)
     {
         var length = Encoding.UTF8.GetByteCount(name);
         if (length == 0 || length > XattrList.MaxNameLength)
         {
             TmpfsException.Throw(Errno.ERANGE, "attribute name empty or longer than 255 bytes");
         }
+    }
 
+    /// <summary>setxattr_copy: flags (EINVAL), name (ERANGE), value size (E2BIG), all before the path lookup.</summary>
+    public static void CheckSetImport(string name, int valueLength, XattrFlags flags)
+    {
+        if ((flags & ~(XattrFlags.Create | XattrFlags.Replace)) != 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "bad xattr flags");
+        }
+
+        CheckImport(name);
+        if (valueLength > XattrList.MaxValueSize)
+        {
+            TmpfsException.Throw(Errno.E2BIG, "attribute value too large");
+        }
+    }
+
+    /// <summary>xattr_resolve_name: after xattr_permission, an unknown namespace is EOPNOTSUPP, a bare prefix EINVAL.</summary>
+    private static void CheckNamespace(string name)
+    {
         string prefix;
         if (name.StartsWith("user.", StringComparison.Ordinal))
         {
@@ -218,8 +243,15 @@ internal static class XattrOps
             return;
         }
 
-        // security.*: the VFS checks nothing; the capability LSM (cap_inode_setxattr /
-        // cap_inode_removexattr) wants CAP_SYS_ADMIN to write, even from the owner. Reads are free.
+        if (!name.StartsWith("security.", StringComparison.Ordinal))
+        {
+            // Any other namespace: inode_permission, before xattr_resolve_name says EOPNOTSUPP.
+            Permission.Check(inode, mask == Write ? AccessMode.Write : AccessMode.Read, cred);
+            return;
+        }
+
+        // security.*: xattr_permission leaves it to the LSM; the capability module's
+        // cap_inode_setxattr/cap_inode_removexattr want CAP_SYS_ADMIN to write, reading is free.
         if (mask == Write && !cred.IsRoot)
         {
             TmpfsException.Throw(Errno.EPERM, "security attributes need CAP_SYS_ADMIN to change");
