@@ -19,7 +19,7 @@ public sealed class StressRunnerTests(ITestOutputHelper output)
             Workers = 24,
             Duration = TimeSpan.FromSeconds(20),
             Budget = 16L << 20,          // 24 workers x up to 8 MiB each: about 6 times the budget in flight
-            SwapSize = 96L << 20,
+            SwapSize = 256L << 20,        // more than the workers can write together: swapoff always has somewhere to push
             CyclingSwapSize = 4L << 20,  // small enough that swapoff can bring it home into 16 MiB now and then
             MaxFile = 8L << 20,
             ChunkSize = 256 << 10,
