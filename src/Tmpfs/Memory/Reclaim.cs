@@ -33,25 +33,36 @@ internal sealed class Reclaim : IDisposable
         this.swap = swap;
         this.stat = stat;
         batch = new SwapWriteBatch(frames);
-
-        // __setup_per_zone_wmarks / calculate_min_free_kbytes, scaled to the budget:
-        // min ~ 1/128 of memory (at least 4 pages), low = min * 5/4, high = min * 3/2.
-        var total = frames.TotalFrames;
-        Min = Math.Max(4, total / 128);
-        Low = Math.Max(Min + 1, Min * 5 / 4);
-        High = Math.Max(Low + 1, Min * 3 / 2);
         kswapd = new Thread(KswapdLoop) { IsBackground = true, Name = "tmpfs-kswapd" };
         kswapd.Start();
     }
 
+    // __setup_per_zone_wmarks / calculate_min_free_kbytes, scaled to the budget (which
+    // SetBudget may move): min ~ 1/128 of memory (at least 4 pages), low = min * 5/4,
+    // high = min * 3/2.
+
     /// <summary>WMARK_MIN in pages: below it an allocation reclaims directly.</summary>
-    public int Min { get; }
+    public int Min => Math.Max(4, frames.TotalFrames / 128);
 
     /// <summary>WMARK_LOW: below it kswapd is woken.</summary>
-    public int Low { get; }
+    public int Low
+    {
+        get
+        {
+            var min = Min;
+            return Math.Max(min + 1, min * 5 / 4);
+        }
+    }
 
     /// <summary>WMARK_HIGH: kswapd works until free pages reach it.</summary>
-    public int High { get; }
+    public int High
+    {
+        get
+        {
+            var min = Min;
+            return Math.Max(Math.Max(min + 1, min * 5 / 4) + 1, min * 3 / 2);
+        }
+    }
 
     /// <summary>
     /// Holds reclaim off (for a consistency check): no page moves to swap until disposed.

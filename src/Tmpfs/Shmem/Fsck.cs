@@ -71,7 +71,7 @@ internal static class Fsck
             var swapCached = memory.Swap.CachedPages;
 
             long mapped = 0;
-            for (var pfn = 0; pfn < frames.TotalFrames; pfn++)
+            for (var pfn = 0; pfn < frames.CapacityFrames; pfn++)
             {
                 if (frames[pfn].Mapping is not null)
                 {
@@ -116,7 +116,7 @@ internal static class Fsck
     {
         var frames = sb.Frames;
         var count = 0;
-        for (var pfn = 0; pfn < frames.TotalFrames; pfn++)
+        for (var pfn = 0; pfn < frames.CapacityFrames; pfn++)
         {
             if (frames[pfn].Mapping is Inode inode && ReferenceEquals(inode.Sb, sb))
             {
@@ -421,7 +421,7 @@ internal static class Fsck
             }
 
             var pfn = PageCacheTree.ToFrame(entry);
-            if ((uint)pfn >= (uint)frames.TotalFrames)
+            if ((uint)pfn >= (uint)frames.CapacityFrames)
             {
                 problems.Add($"inode {ino}: index {found} holds frame {pfn}, out of range");
                 continue;
