@@ -141,28 +141,33 @@ internal sealed class SwapDevice : IDisposable
         Backing.WritePage(slot, page);
     }
 
-    /// <summary>Writes consecutive pages from <paramref name="firstSlot"/> on in one I/O, recording each checksum.</summary>
-    public void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
+    /// <summary>
+    /// Writes frames (by address) to consecutive slots from <paramref name="firstSlot"/> on in
+    /// one I/O, recording each checksum first.
+    /// </summary>
+    public unsafe void WriteFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
-        var count = pages.Length / PageFrames.PageSize;
-        for (var k = 0; k < count; k++)
+        for (var k = 0; k < pages.Length; k++)
         {
-            checksums[firstSlot + k] = XxHash3.HashToUInt64(pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+            checksums[firstSlot + k] = XxHash3.HashToUInt64(new ReadOnlySpan<byte>((void*)pages[k], PageFrames.PageSize));
         }
 
-        Backing.WriteRun(firstSlot, pages);
+        Backing.WriteFrames(firstSlot, pages);
     }
 
-    /// <summary>Reads consecutive slots in one I/O and checks each page (readahead).</summary>
-    public void ReadRun(long firstSlot, Span<byte> pages)
+    /// <summary>
+    /// Reads consecutive slots into frames (by address) in one I/O; the caller checks each
+    /// page with <see cref="Verify"/>. A failed read is EIO.
+    /// </summary>
+    public void ReadFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
         try
         {
-            Backing.ReadRun(firstSlot, pages);
+            Backing.ReadFrames(firstSlot, pages);
         }
         catch (IOException e) when (e is not TmpfsException)
         {
-            TmpfsException.Throw(Errno.EIO, $"read error on swap slots {Type}:{firstSlot}+: {e.Message}");
+            TmpfsException.Throw(Errno.EIO, $"read error on swap slots {Type}:{firstSlot}+{pages.Length}: {e.Message}");
         }
     }
 
