@@ -43,6 +43,17 @@ public sealed partial class MemoryManager
             try
             {
                 Unuse(device.Type);
+
+                // Reclaim passes that took a cluster of this device before it stopped taking
+                // writes may still be writing pages to it: wait for them, then bring those in.
+                using (Reclaim.Pause())
+                {
+                }
+
+                if (device.InUse != 0)
+                {
+                    Unuse(device.Type);
+                }
             }
             catch (TmpfsException)
             {

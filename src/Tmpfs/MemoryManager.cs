@@ -201,7 +201,9 @@ public sealed partial class MemoryManager : IDisposable
 
             if (Reclaim.DirectReclaim(pfns.Length) == 0)
             {
-                Thread.Yield(); // others may be freeing; try a few times before giving up
+                // Other passes may hold the reclaimable pages, their writes in flight: wait
+                // for them to end, then try again (a few times before giving up).
+                Reclaim.WaitForPasses();
             }
         }
     }

@@ -92,6 +92,51 @@ internal sealed class SwapDevice : IDisposable
         }
     }
 
+    /// <summary>
+    /// A cluster for one reclaim pass (the kernel's per-cpu swap cluster): up to
+    /// <paramref name="max"/> consecutive free slots from the cursor on, each taken as
+    /// <see cref="AllocateSlot"/> takes one, so that concurrent passes each write runs of
+    /// consecutive slots. Returns how many (0 when full); <paramref name="first"/> is the first.
+    /// </summary>
+    public int AllocateRun(int max, out long first)
+    {
+        lock (slotLock)
+        {
+            first = -1;
+            if (!WriteOk || inUse >= Slots)
+            {
+                return 0;
+            }
+
+            for (long n = 0; n < Slots; n++)
+            {
+                var slot = cursor;
+                cursor = cursor + 1 == Slots ? 0 : cursor + 1;
+                if (map[slot] == 0)
+                {
+                    first = slot;
+                    break;
+                }
+            }
+
+            if (first < 0)
+            {
+                return 0;
+            }
+
+            var count = 0;
+            while (count < max && first + count < Slots && map[first + count] == 0)
+            {
+                map[first + count] = MapEntry | MapCache;
+                count++;
+            }
+
+            inUse += count;
+            cursor = first + count == Slots ? 0 : first + count;
+            return count;
+        }
+    }
+
     /// <summary>Clears holders of a slot; the slot is free once nobody holds it.</summary>
     public void Release(long slot, byte holders)
     {

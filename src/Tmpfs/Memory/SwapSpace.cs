@@ -226,6 +226,42 @@ internal sealed class SwapSpace : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Up to <paramref name="max"/> consecutive slots of the device <see cref="AllocateSlot"/>
+    /// would choose; <paramref name="count"/> is how many (0: none, all full or off).
+    /// </summary>
+    public SwapEntry AllocateRun(int max, out int count)
+    {
+        var list = byPriority;
+        var i = 0;
+        while (i < list.Length)
+        {
+            var priority = list[i].Priority;
+            var j = i;
+            while (j < list.Length && list[j].Priority == priority)
+            {
+                j++;
+            }
+
+            var group = j - i;
+            var start = group == 1 ? 0 : Interlocked.Increment(ref rotor);
+            for (var k = 0; k < group; k++)
+            {
+                var device = list[i + (int)((uint)(start + k) % (uint)group)];
+                count = device.AllocateRun(max, out var first);
+                if (count > 0)
+                {
+                    return new SwapEntry(device.Type, first);
+                }
+            }
+
+            i = j;
+        }
+
+        count = 0;
+        return default;
+    }
+
     /// <summary>add_to_swap_cache for writepage: the frame now holds the data of <paramref name="entry"/>.</summary>
     public void AddToCache(SwapEntry entry, int pfn)
     {

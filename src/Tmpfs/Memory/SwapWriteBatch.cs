@@ -8,17 +8,55 @@ namespace Tmpfs.Memory;
 internal sealed unsafe class SwapWriteBatch : IDisposable
 {
     /// <summary>
-    /// Pages per pass: 1 MiB, so that a streaming swap-out writes 1 MiB per I/O (the kernel
-    /// takes SWAP_CLUSTER_MAX = 32 per pass but merges the plugged bios behind it).
+    /// Pages per pass at most: 4 MiB, so that a streaming swap-out writes 4 MiB per I/O (the
+    /// kernel takes SWAP_CLUSTER_MAX = 32 per pass but merges the plugged bios behind it).
+    /// Fewer I/Os, each larger, also leave fewer gaps where the device waits for a thread
+    /// to be scheduled on a busy machine.
     /// </summary>
-    public const int MaxPages = 256;
+    public const int MaxPages = 1024;
 
     private readonly PageFrames frames;
+    private readonly SwapSpace swap;
     private readonly QueuedWrite[] items = new QueuedWrite[MaxPages];
+    private int expected;
+    private SwapEntry cluster;
+    private int clusterLeft;
 
-    public SwapWriteBatch(PageFrames frames)
+    public SwapWriteBatch(PageFrames frames, SwapSpace swap)
     {
         this.frames = frames;
+        this.swap = swap;
+    }
+
+    /// <summary>How many pages this pass may still hand to writepage (sizes the slot cluster).</summary>
+    public void Expect(int pages) => expected = pages;
+
+    /// <summary>
+    /// folio_alloc_swap for writepage: the next slot of this pass's cluster, taking a new
+    /// cluster as needed, so one pass's pages land in consecutive slots however many passes
+    /// run at once. Null when swap is full. Slots not taken go back at <see cref="Clear"/>.
+    /// </summary>
+    public SwapEntry? TakeSlot()
+    {
+        if (clusterLeft > 0 && swap.Device(cluster.Type) is not { WriteOk: true })
+        {
+            ReleaseCluster(); // swapoff began: no more pages to that device
+        }
+
+        if (clusterLeft == 0)
+        {
+            cluster = swap.AllocateRun(Math.Clamp(expected, 1, MaxPages), out clusterLeft);
+            if (clusterLeft == 0)
+            {
+                return null;
+            }
+        }
+
+        var entry = cluster;
+        cluster = new SwapEntry(entry.Type, entry.Offset + 1);
+        clusterLeft--;
+        expected--;
+        return entry;
     }
 
     public int Count { get; private set; }
@@ -76,7 +114,23 @@ internal sealed unsafe class SwapWriteBatch : IDisposable
         }
     }
 
-    public void Clear() => Count = 0;
+    /// <summary>Empties the batch and frees the slots of its cluster no page took.</summary>
+    public void Clear()
+    {
+        Count = 0;
+        expected = 0;
+        ReleaseCluster();
+    }
+
+    private void ReleaseCluster()
+    {
+        while (clusterLeft > 0)
+        {
+            swap.Device(cluster.Type)?.Release(cluster.Offset, SwapDevice.MapEntry | SwapDevice.MapCache);
+            cluster = new SwapEntry(cluster.Type, cluster.Offset + 1);
+            clusterLeft--;
+        }
+    }
 
     public void Dispose()
     {

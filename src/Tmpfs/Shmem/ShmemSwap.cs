@@ -25,10 +25,10 @@ internal static class ShmemSwap
     private const int ReadaheadPages = 8;
 
     /// <summary>
-    /// The largest swap-in run, one read of 1 MiB: what a sequential stream of swap-ins ramps
+    /// The largest swap-in run, one read of 4 MiB: what a sequential stream of swap-ins ramps
     /// up to (doubling from <see cref="ReadaheadPages"/>), and what swapoff reads at once.
     /// </summary>
-    private const int MaxSwapInRun = 256;
+    private const int MaxSwapInRun = 1024;
 
     /// <summary>
     /// shmem_writepage: reclaim has isolated and locked <paramref name="pfn"/>, a page of
@@ -46,7 +46,7 @@ internal static class ShmemSwap
         }
 
         var index = frames[pfn].Index;
-        var slot = memory.Swap.AllocateSlot();
+        var slot = io.TakeSlot();
         if (slot is not { } entry)
         {
             return false; // swap full: redirty and keep
@@ -161,9 +161,12 @@ internal static class ShmemSwap
         // Otherwise 8 pages, and readahead beyond the page asked for never pushes memory
         // into reclaim.
         var sequential = Volatile.Read(ref inode.SwapReadaheadNext) == index;
-        var window = sequential ? Math.Clamp(inode.SwapReadaheadWindow * 2, ReadaheadPages, MaxSwapInRun) : ReadaheadPages;
+        var window = sequential ? Math.Clamp(inode.SwapReadaheadWindow * 2, ReadaheadPages, MaxRun(inode)) : ReadaheadPages;
         return SwapIn(inode, index, entry, window, sequential);
     }
+
+    /// <summary>The longest run for this budget: 4 MiB, but no more than a reclaim pass takes.</summary>
+    private static int MaxRun(Inode inode) => Math.Clamp(inode.Sb.Memory.Reclaim.PassPages, ReadaheadPages, MaxSwapInRun);
 
     /// <summary>
     /// free_swap_and_cache for an entry truncation has just erased from the page cache:
@@ -224,7 +227,7 @@ internal static class ShmemSwap
                     return;
                 }
 
-                var pfn = SwapIn(inode, at, entry, MaxSwapInRun, allowReclaim: true);
+                var pfn = SwapIn(inode, at, entry, MaxRun(inode), allowReclaim: true);
                 if (pfn >= 0)
                 {
                     inode.Sb.Frames.PutPage(pfn);
