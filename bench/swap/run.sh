@@ -99,8 +99,9 @@ echo "# building bench/Tmpfs.SwapBench (Release)" >&2
 dotnet build -c Release "$REPO/bench/Tmpfs.SwapBench" -v q -nologo > "$LOG" 2>&1 || { cat "$LOG" >&2; exit 1; }
 BENCH=$REPO/bench/Tmpfs.SwapBench/bin/Release/net10.0/Tmpfs.SwapBench.dll
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r) $(nproc) CPUs, $(free -m | awk '/Mem:/{print $2}') MiB RAM; $DIR on $(df -T "$DIR" | awk 'NR==2{print $1" "$2}'); cgroup v$CGV" >&2
-echo "# budget ${BUDGET_MB} MiB, file ${SIZE_MB} MiB in 1 MiB chunks, swap file ${SWAP_MB} MiB, $REPS reps" >&2
+HEADER="# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r) $(nproc) CPUs, $(free -m | awk '/Mem:/{print $2}') MiB RAM; $DIR on $(df -T "$DIR" | awk 'NR==2{print $1" "$2}'); cgroup v$CGV; $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# budget ${BUDGET_MB} MiB, file ${SIZE_MB} MiB in 1 MiB chunks, swap file ${SWAP_MB} MiB, $REPS reps"
+echo "$HEADER" >&2
 
 RESULTS=$WORK/results
 : > "$RESULTS"
@@ -179,4 +180,4 @@ echo
 cat "$RESULTS"
 echo
 cat "$WORK/table"
-if [[ -n $OUT ]]; then { cat "$RESULTS"; echo; cat "$WORK/table"; } > "$OUT"; fi
+if [[ -n $OUT ]]; then { echo "$HEADER"; cat "$RESULTS"; echo; cat "$WORK/table"; } > "$OUT"; fi
