@@ -129,7 +129,12 @@ public sealed partial class MemoryManager
             }
             else if (stalled < 16)
             {
-                Thread.Yield();
+                // Reclaim passes that took a cluster of this device before it stopped taking
+                // writes may still be writing pages to it: wait for them (a pause waits for
+                // every pass in flight), then walk again to bring those in.
+                using (Reclaim.Pause())
+                {
+                }
             }
             else
             {

@@ -21,8 +21,18 @@ public sealed partial class MemoryManager : IDisposable
 
     /// <summary>Creates a budget of <paramref name="budgetBytes"/> (rounded down to pages).</summary>
     public MemoryManager(long budgetBytes, TimeProvider? timeProvider = null)
+        : this(budgetBytes, budgetBytes, timeProvider)
     {
-        Frames = new PageFrames(budgetBytes);
+    }
+
+    /// <summary>
+    /// Creates a budget of <paramref name="budgetBytes"/> that <see cref="SetBudget"/> may
+    /// later move up to <paramref name="maxBudgetBytes"/> (as a memory cgroup's limit can be;
+    /// frame descriptors, 32 bytes per 4 KiB, are reserved for the maximum).
+    /// </summary>
+    public MemoryManager(long budgetBytes, long maxBudgetBytes, TimeProvider? timeProvider = null)
+    {
+        Frames = new PageFrames(budgetBytes, maxBudgetBytes);
         Time = timeProvider ?? TimeProvider.System;
         Lru = new LruLists(Frames);
         Swap = new SwapSpace(Frames);
@@ -32,6 +42,38 @@ public sealed partial class MemoryManager : IDisposable
 
     /// <summary>The budget in bytes (MemTotal).</summary>
     public long TotalBytes => (long)Frames.TotalFrames * PageFrames.PageSize;
+
+    /// <summary>
+    /// Moves the budget to <paramref name="budgetBytes"/> (rounded down to pages), as writing
+    /// a memory cgroup's limit does: raising it gives room at once; lowering it first
+    /// reclaims to swap what no longer fits. EINVAL beyond the maximum given at construction;
+    /// EBUSY, with the budget unchanged, when the pages in use cannot be brought under it.
+    /// </summary>
+    public void SetBudget(long budgetBytes)
+    {
+        var target = budgetBytes >> PageFrames.PageShift;
+        if (target < 1 || target > Frames.CapacityFrames)
+        {
+            TmpfsException.Throw(Errno.EINVAL, $"memory budget {budgetBytes} is outside 1 page .. {(long)Frames.CapacityFrames * PageFrames.PageSize} bytes");
+        }
+
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            if (Frames.SetLimit((int)target))
+            {
+                Reclaim.WakeIfLow();
+                return;
+            }
+
+            var over = Frames.TotalFrames - Frames.FreeFrames - (int)target;
+            if (Reclaim.Shrink(Math.Max(over, 1)) == 0 && attempt > 0)
+            {
+                break;
+            }
+        }
+
+        TmpfsException.Throw(Errno.EBUSY, $"cannot bring the pages in use under a budget of {budgetBytes} bytes");
+    }
 
     /// <summary>Bytes not holding any page (MemFree).</summary>
     public long FreeBytes => (long)Frames.FreeFrames * PageFrames.PageSize;
@@ -169,7 +211,9 @@ public sealed partial class MemoryManager : IDisposable
 
             if (Reclaim.DirectReclaim(pfns.Length) == 0)
             {
-                Thread.Yield(); // others may be freeing; try a few times before giving up
+                // Other passes may hold the reclaimable pages, their writes in flight: wait
+                // for them to end, then try again (a few times before giving up).
+                Reclaim.WaitForPasses();
             }
         }
     }

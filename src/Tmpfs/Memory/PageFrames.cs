@@ -31,9 +31,20 @@ internal sealed unsafe class PageFrames : IDisposable
     private int freeCount;
     private int freeHead = -1; // the free list, threaded through the descriptors' LruNext
     private int carvedFrames;
+    private int limitFrames;
     private int disposed;
 
     public PageFrames(long budgetBytes)
+        : this(budgetBytes, budgetBytes)
+    {
+    }
+
+    /// <summary>
+    /// A budget of <paramref name="budgetBytes"/> that <see cref="SetLimit"/> may later move
+    /// anywhere up to <paramref name="capacityBytes"/> (descriptors are sized for the capacity;
+    /// frame memory is still carved only as it is used).
+    /// </summary>
+    public PageFrames(long budgetBytes, long capacityBytes)
     {
         if (budgetBytes < PageSize)
         {
@@ -41,13 +52,15 @@ internal sealed unsafe class PageFrames : IDisposable
         }
 
         var frames = budgetBytes >> PageShift;
-        if (frames > int.MaxValue - ChunkFrames)
+        var capacity = Math.Max(capacityBytes, budgetBytes) >> PageShift;
+        if (capacity > int.MaxValue - ChunkFrames)
         {
-            TmpfsException.Throw(Errno.EINVAL, $"memory budget {budgetBytes} is too large");
+            TmpfsException.Throw(Errno.EINVAL, $"memory budget {Math.Max(capacityBytes, budgetBytes)} is too large");
         }
 
-        TotalFrames = (int)frames;
-        chunks = new byte*[(TotalFrames + ChunkFrames - 1) >> ChunkShift];
+        CapacityFrames = (int)capacity;
+        limitFrames = (int)frames;
+        chunks = new byte*[(CapacityFrames + ChunkFrames - 1) >> ChunkShift];
         descriptors = new PageDescriptor[]?[chunks.Length];
         waitTable = new object[WaitTableSize];
         for (var i = 0; i < waitTable.Length; i++)
@@ -57,23 +70,44 @@ internal sealed unsafe class PageFrames : IDisposable
 
     }
 
-    /// <summary>Frames the budget allows (MemTotal in pages).</summary>
-    public int TotalFrames { get; }
+    /// <summary>Frames the budget allows now (MemTotal in pages).</summary>
+    public int TotalFrames => Volatile.Read(ref limitFrames);
 
-    /// <summary>Frames not in use (MemFree in pages): on the free stack or never carved.</summary>
+    /// <summary>The most frames the budget may ever be set to; every pfn is below it.</summary>
+    public int CapacityFrames { get; }
+
+    /// <summary>Frames not in use (MemFree in pages): the budget less the frames handed out.</summary>
     public int FreeFrames
     {
         get
         {
             lock (freeLock)
             {
-                return freeCount + (TotalFrames - carvedFrames);
+                return limitFrames - (carvedFrames - freeCount);
             }
         }
     }
 
     /// <summary>Frames carved so far: only these have descriptors (pfn below this).</summary>
     public int CarvedFrames => Volatile.Read(ref carvedFrames);
+
+    /// <summary>
+    /// Moves the budget to <paramref name="frames"/> (as writing memory.max does). False,
+    /// changing nothing, when more frames than that are in use or it exceeds the capacity.
+    /// </summary>
+    public bool SetLimit(int frames)
+    {
+        lock (freeLock)
+        {
+            if (frames < 1 || frames > CapacityFrames || frames < carvedFrames - freeCount)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref limitFrames, frames);
+            return true;
+        }
+    }
 
     /// <summary>Native bytes reserved from the operating system so far.</summary>
     public long ReservedBytes
@@ -98,17 +132,22 @@ internal sealed unsafe class PageFrames : IDisposable
         int pfn;
         lock (freeLock)
         {
+            if (carvedFrames - freeCount >= limitFrames)
+            {
+                return -1;
+            }
+
             if (freeCount > 0)
             {
                 pfn = PopFree();
             }
-            else if (carvedFrames < TotalFrames)
+            else if (carvedFrames < CapacityFrames)
             {
                 pfn = carvedFrames;
                 var chunk = pfn >> ChunkShift;
                 if (chunks[chunk] == null)
                 {
-                    var frames = Math.Min(ChunkFrames, TotalFrames - (chunk << ChunkShift));
+                    var frames = Math.Min(ChunkFrames, CapacityFrames - (chunk << ChunkShift));
                     chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
                     descriptors[chunk] = NewDescriptors(frames);
                 }
@@ -142,20 +181,21 @@ internal sealed unsafe class PageFrames : IDisposable
         var got = 0;
         lock (freeLock)
         {
-            while (got < pfns.Length && freeCount > 0)
+            var want = Math.Min(pfns.Length, limitFrames - (carvedFrames - freeCount));
+            while (got < want && freeCount > 0)
             {
                 var pfn = PopFree();
                 this[pfn].RefCount = 1;
                 pfns[got++] = pfn;
             }
 
-            while (got < pfns.Length && carvedFrames < TotalFrames)
+            while (got < want && carvedFrames < CapacityFrames)
             {
                 var pfn = carvedFrames;
                 var chunk = pfn >> ChunkShift;
                 if (chunks[chunk] == null)
                 {
-                    var frames = Math.Min(ChunkFrames, TotalFrames - (chunk << ChunkShift));
+                    var frames = Math.Min(ChunkFrames, CapacityFrames - (chunk << ChunkShift));
                     chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
                     descriptors[chunk] = NewDescriptors(frames);
                 }
@@ -193,7 +233,7 @@ internal sealed unsafe class PageFrames : IDisposable
         page.LruNext = -1;
         lock (freeLock)
         {
-            Debug.Assert(freeCount < TotalFrames, "double free of a frame");
+            Debug.Assert(freeCount < carvedFrames, "double free of a frame");
             page.LruNext = freeHead;
             freeHead = pfn;
             freeCount++;
@@ -257,7 +297,7 @@ internal sealed unsafe class PageFrames : IDisposable
 
     public byte* Address(int pfn)
     {
-        Debug.Assert((uint)pfn < (uint)TotalFrames, "pfn out of range");
+        Debug.Assert((uint)pfn < (uint)carvedFrames, "pfn out of range");
         return chunks[pfn >> ChunkShift] + ((long)(pfn & (ChunkFrames - 1)) << PageShift);
     }
 

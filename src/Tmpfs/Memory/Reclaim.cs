@@ -11,8 +11,10 @@ namespace Tmpfs.Memory;
 /// </summary>
 /// <remarks>
 /// Reclaim never holds an inode: only a page reference (taken at isolation) and the page
-/// lock (trylock) while writepage runs. <c>shrinkLock</c> serializes whole passes so one
-/// bounce buffer and one write batch serve them; it is outside every other lock.
+/// lock (trylock) while writepage runs. Passes run concurrently (kswapd and any number of
+/// direct reclaimers), each with its own write batch and slot cluster, so that one pass's
+/// write is on the device while another prepares the next. <c>passLock</c> is held shared
+/// by every pass and exclusively by <see cref="Pause"/>; it is outside every other lock.
 /// </remarks>
 internal sealed class Reclaim : IDisposable
 {
@@ -20,8 +22,8 @@ internal sealed class Reclaim : IDisposable
     private readonly LruLists lru;
     private readonly SwapSpace swap;
     private readonly VmStat stat;
-    private readonly Lock shrinkLock = new();
-    private readonly SwapWriteBatch batch;
+    private readonly ReaderWriterLockSlim passLock = new(LockRecursionPolicy.NoRecursion);
+    private readonly System.Collections.Concurrent.ConcurrentBag<SwapWriteBatch> batches = [];
     private readonly AutoResetEvent wake = new(false);
     private readonly Thread kswapd;
     private volatile bool stopping;
@@ -32,32 +34,50 @@ internal sealed class Reclaim : IDisposable
         this.lru = lru;
         this.swap = swap;
         this.stat = stat;
-        batch = new SwapWriteBatch(frames);
-
-        // __setup_per_zone_wmarks / calculate_min_free_kbytes, scaled to the budget:
-        // min ~ 1/128 of memory (at least 4 pages), low = min * 5/4, high = min * 3/2.
-        var total = frames.TotalFrames;
-        Min = Math.Max(4, total / 128);
-        Low = Math.Max(Min + 1, Min * 5 / 4);
-        High = Math.Max(Low + 1, Min * 3 / 2);
         kswapd = new Thread(KswapdLoop) { IsBackground = true, Name = "tmpfs-kswapd" };
         kswapd.Start();
     }
 
+    // __setup_per_zone_wmarks / calculate_min_free_kbytes, scaled to the budget (which
+    // SetBudget may move): min ~ 1/128 of memory (at least 4 pages); low and high each a
+    // step above, the step two write batches (2 MiB) where the budget allows (1/32 of it at
+    // most), so that kswapd starts writing while an allocating stream still has room and
+    // its writes overlap the stream's own (the kernel's watermark_scale_factor gap).
+
     /// <summary>WMARK_MIN in pages: below it an allocation reclaims directly.</summary>
-    public int Min { get; }
+    public int Min => Math.Max(4, frames.TotalFrames / 128);
 
     /// <summary>WMARK_LOW: below it kswapd is woken.</summary>
-    public int Low { get; }
+    public int Low => Min + Step;
 
     /// <summary>WMARK_HIGH: kswapd works until free pages reach it.</summary>
-    public int High { get; }
+    public int High => Min + (2 * Step);
+
+    private int Step => Math.Max(Min / 4, Math.Min(2 * PassPages, frames.TotalFrames / 32));
 
     /// <summary>
     /// Holds reclaim off (for a consistency check): no page moves to swap until disposed.
     /// Take it after any inode locks: reclaim never takes an inode lock.
     /// </summary>
-    public Lock.Scope Pause() => shrinkLock.EnterScope();
+    public PauseScope Pause()
+    {
+        passLock.EnterWriteLock();
+        return new PauseScope(passLock);
+    }
+
+    /// <summary>Waits until the reclaim passes running now have ended.</summary>
+    public void WaitForPasses()
+    {
+        using (Pause())
+        {
+        }
+    }
+
+    /// <summary>
+    /// Pages one pass isolates and writes at most: a write batch, but no more than 1/16 of
+    /// the budget, so that a small budget keeps pages for the others.
+    /// </summary>
+    public int PassPages => Math.Clamp(frames.TotalFrames / 16, 32, SwapWriteBatch.MaxPages);
 
     /// <summary>wakeup_kswapd when free memory is below the low mark and swap could help.</summary>
     public void WakeIfLow()
@@ -76,7 +96,7 @@ internal sealed class Reclaim : IDisposable
     {
         VmStat.Add(ref stat.AllocStall);
         wake.Set();
-        return Shrink(Math.Max(wanted, SwapWriteBatch.MaxPages));
+        return Shrink(Math.Max(wanted, PassPages));
     }
 
     /// <summary>shrink_node: reclaims up to <paramref name="target"/> pages; returns how many were freed.</summary>
@@ -87,7 +107,13 @@ internal sealed class Reclaim : IDisposable
             return 0;
         }
 
-        lock (shrinkLock)
+        passLock.EnterReadLock();
+        if (!batches.TryTake(out var batch))
+        {
+            batch = new SwapWriteBatch(frames, swap);
+        }
+
+        try
         {
             var freed = 0;
             var idle = 0;
@@ -97,10 +123,11 @@ internal sealed class Reclaim : IDisposable
                 // Keep the inactive list at least as long as the active one (inactive_is_low).
                 if (lru.InactiveCount < lru.ActiveCount)
                 {
-                    lru.Deactivate(SwapWriteBatch.MaxPages);
+                    lru.Deactivate(PassPages);
                 }
 
-                var n = lru.IsolateInactive(isolated, out var scanned);
+                var pass = PassPages;
+                var n = lru.IsolateInactive(isolated[..Math.Min(pass, Math.Max(target - freed, pass / 4))], out var scanned);
                 VmStat.Add(ref stat.PgScan, scanned);
                 if (n == 0)
                 {
@@ -109,25 +136,32 @@ internal sealed class Reclaim : IDisposable
                         break;
                     }
 
-                    lru.Deactivate(SwapWriteBatch.MaxPages);
+                    lru.Deactivate(PassPages);
                     idle++;
                     continue;
                 }
 
-                var got = ShrinkIsolated(isolated[..n]);
+                var got = ShrinkIsolated(isolated[..n], batch);
                 freed += got;
                 idle = got == 0 ? idle + 1 : 0;
             }
 
             return freed;
         }
+        finally
+        {
+            batch.Clear();
+            batches.Add(batch);
+            passLock.ExitReadLock();
+        }
     }
 
     /// <summary>shrink_folio_list: writepage for each isolated page, one batched write, then free.</summary>
-    private int ShrinkIsolated(ReadOnlySpan<int> isolated)
+    private int ShrinkIsolated(ReadOnlySpan<int> isolated, SwapWriteBatch batch)
     {
         var freed = 0;
         batch.Clear();
+        batch.Expect(isolated.Length);
         foreach (var pfn in isolated)
         {
             Interleaving.Point();
@@ -234,7 +268,7 @@ internal sealed class Reclaim : IDisposable
             // balance_pgdat: work to the high mark, in batches, while it makes progress.
             while (!stopping && frames.FreeFrames < High && swap.HasDevices)
             {
-                if (Shrink(SwapWriteBatch.MaxPages * 4) == 0)
+                if (Shrink(PassPages * 4) == 0)
                 {
                     break;
                 }
@@ -248,6 +282,17 @@ internal sealed class Reclaim : IDisposable
         wake.Set();
         kswapd.Join();
         wake.Dispose();
-        batch.Dispose();
+        while (batches.TryTake(out var batch))
+        {
+            batch.Dispose();
+        }
+
+        passLock.Dispose();
+    }
+
+    /// <summary>Reclaim held off; dispose to let it run again.</summary>
+    internal readonly struct PauseScope(ReaderWriterLockSlim passLock) : IDisposable
+    {
+        public void Dispose() => passLock.ExitWriteLock();
     }
 }

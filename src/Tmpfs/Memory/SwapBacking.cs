@@ -8,7 +8,7 @@ namespace Tmpfs.Memory;
 /// page-aligned frames, so swap I/O bypasses the OS page cache: the budget is the whole
 /// memory used and the speed is the disk's. Tests substitute a backing that fails.
 /// </summary>
-internal abstract class SwapBacking : IDisposable
+internal abstract unsafe class SwapBacking : IDisposable
 {
     /// <summary>Writes one page at a slot; throws IOException (carrying the errno) on failure.</summary>
     public abstract void WritePage(long slot, ReadOnlySpan<byte> page);
@@ -16,21 +16,24 @@ internal abstract class SwapBacking : IDisposable
     /// <summary>Reads one page from a slot; throws IOException on failure.</summary>
     public abstract void ReadPage(long slot, Span<byte> page);
 
-    /// <summary>Writes consecutive slots from one page-aligned buffer.</summary>
-    public virtual void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
+    /// <summary>
+    /// Writes consecutive slots from <paramref name="firstSlot"/> on, one page-aligned frame
+    /// (by address) per slot, as one I/O where the backing can (pwritev).
+    /// </summary>
+    public virtual void WriteFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
-        for (var k = 0; k < pages.Length / PageFrames.PageSize; k++)
+        for (var k = 0; k < pages.Length; k++)
         {
-            WritePage(firstSlot + k, pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+            WritePage(firstSlot + k, new ReadOnlySpan<byte>((void*)pages[k], PageFrames.PageSize));
         }
     }
 
-    /// <summary>Reads consecutive slots into one page-aligned buffer.</summary>
-    public virtual void ReadRun(long firstSlot, Span<byte> pages)
+    /// <summary>Reads consecutive slots into page-aligned frames (by address), as one I/O where it can (preadv).</summary>
+    public virtual void ReadFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
-        for (var k = 0; k < pages.Length / PageFrames.PageSize; k++)
+        for (var k = 0; k < pages.Length; k++)
         {
-            ReadPage(firstSlot + k, pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+            ReadPage(firstSlot + k, new Span<byte>((void*)pages[k], PageFrames.PageSize));
         }
     }
 
@@ -38,7 +41,7 @@ internal abstract class SwapBacking : IDisposable
 }
 
 /// <summary>A swap file opened with O_DIRECT.</summary>
-internal sealed partial class SwapFileBacking : SwapBacking
+internal sealed unsafe partial class SwapFileBacking : SwapBacking
 {
     private const int ODirect = 0x4000; // O_DIRECT on x86-64 and arm64 generic
     private const int OCloexec = 0x80000;
@@ -94,15 +97,78 @@ internal sealed partial class SwapFileBacking : SwapBacking
         }
     }
 
-    public override void WriteRun(long firstSlot, ReadOnlySpan<byte> pages) =>
-        RandomAccess.Write(handle, pages, firstSlot * PageFrames.PageSize);
+    public override void WriteFrames(long firstSlot, ReadOnlySpan<nint> pages) =>
+        Vectored(firstSlot, pages, write: true);
 
-    public override void ReadRun(long firstSlot, Span<byte> pages)
+    public override void ReadFrames(long firstSlot, ReadOnlySpan<nint> pages) =>
+        Vectored(firstSlot, pages, write: false);
+
+    /// <summary>
+    /// One pwritev/preadv of whole pages straight from/into the frames (no bounce copy; the
+    /// frames are page-aligned, as O_DIRECT wants), continued after a short transfer.
+    /// </summary>
+    private void Vectored(long firstSlot, ReadOnlySpan<nint> pages, bool write)
     {
-        var n = RandomAccess.Read(handle, pages, firstSlot * PageFrames.PageSize);
-        if (n != pages.Length)
+        const int IovMax = 1024;
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
         {
-            throw new IOException($"short read from swap slots {firstSlot}+", (int)Errno.EIO);
+            var fd = (int)handle.DangerousGetHandle();
+            var iov = stackalloc IoVec[Math.Min(pages.Length, IovMax)];
+            var done = 0; // whole pages transferred
+            while (done < pages.Length)
+            {
+                var count = Math.Min(pages.Length - done, IovMax);
+                for (var k = 0; k < count; k++)
+                {
+                    iov[k] = new IoVec(pages[done + k], PageFrames.PageSize);
+                }
+
+                var offset = (firstSlot + done) * PageFrames.PageSize;
+                var n = write ? pwritev(fd, iov, count, offset) : preadv(fd, iov, count, offset);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == 4 /* EINTR */)
+                    {
+                        continue;
+                    }
+
+                    throw new IOException($"{(write ? "write to" : "read from")} swap slots {firstSlot + done}+{count}: errno {errno}", errno);
+                }
+
+                if (n == 0 || (n & (PageFrames.PageSize - 1)) != 0)
+                {
+                    // End of file, or a transfer that split a page (O_DIRECT does not): do the
+                    // rest a page at a time, which reports a short page as EIO.
+                    var whole = (int)(n / PageFrames.PageSize);
+                    done += whole;
+                    for (; done < pages.Length; done++)
+                    {
+                        var page = new Span<byte>((void*)pages[done], PageFrames.PageSize);
+                        if (write)
+                        {
+                            WritePage(firstSlot + done, page);
+                        }
+                        else
+                        {
+                            ReadPage(firstSlot + done, page);
+                        }
+                    }
+
+                    return;
+                }
+
+                done += (int)(n / PageFrames.PageSize);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
         }
     }
 
@@ -111,6 +177,19 @@ internal sealed partial class SwapFileBacking : SwapBacking
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags, int mode);
 
+    [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
+    private static partial nint pwritev(int fd, IoVec* iov, int iovcnt, long offset);
+
+    [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]
+    private static partial nint preadv(int fd, IoVec* iov, int iovcnt, long offset);
+
     [LibraryImport("libc", EntryPoint = "posix_fallocate")]
     private static partial int posix_fallocate(int fd, long offset, long length);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct IoVec(nint address, nint length)
+    {
+        public readonly nint Base = address;
+        public readonly nint Length = length;
+    }
 }

@@ -92,6 +92,51 @@ internal sealed class SwapDevice : IDisposable
         }
     }
 
+    /// <summary>
+    /// A cluster for one reclaim pass (the kernel's per-cpu swap cluster): up to
+    /// <paramref name="max"/> consecutive free slots from the cursor on, each taken as
+    /// <see cref="AllocateSlot"/> takes one, so that concurrent passes each write runs of
+    /// consecutive slots. Returns how many (0 when full); <paramref name="first"/> is the first.
+    /// </summary>
+    public int AllocateRun(int max, out long first)
+    {
+        lock (slotLock)
+        {
+            first = -1;
+            if (!WriteOk || inUse >= Slots)
+            {
+                return 0;
+            }
+
+            for (long n = 0; n < Slots; n++)
+            {
+                var slot = cursor;
+                cursor = cursor + 1 == Slots ? 0 : cursor + 1;
+                if (map[slot] == 0)
+                {
+                    first = slot;
+                    break;
+                }
+            }
+
+            if (first < 0)
+            {
+                return 0;
+            }
+
+            var count = 0;
+            while (count < max && first + count < Slots && map[first + count] == 0)
+            {
+                map[first + count] = MapEntry | MapCache;
+                count++;
+            }
+
+            inUse += count;
+            cursor = first + count == Slots ? 0 : first + count;
+            return count;
+        }
+    }
+
     /// <summary>Clears holders of a slot; the slot is free once nobody holds it.</summary>
     public void Release(long slot, byte holders)
     {
@@ -141,28 +186,33 @@ internal sealed class SwapDevice : IDisposable
         Backing.WritePage(slot, page);
     }
 
-    /// <summary>Writes consecutive pages from <paramref name="firstSlot"/> on in one I/O, recording each checksum.</summary>
-    public void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
+    /// <summary>
+    /// Writes frames (by address) to consecutive slots from <paramref name="firstSlot"/> on in
+    /// one I/O, recording each checksum first.
+    /// </summary>
+    public unsafe void WriteFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
-        var count = pages.Length / PageFrames.PageSize;
-        for (var k = 0; k < count; k++)
+        for (var k = 0; k < pages.Length; k++)
         {
-            checksums[firstSlot + k] = XxHash3.HashToUInt64(pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+            checksums[firstSlot + k] = XxHash3.HashToUInt64(new ReadOnlySpan<byte>((void*)pages[k], PageFrames.PageSize));
         }
 
-        Backing.WriteRun(firstSlot, pages);
+        Backing.WriteFrames(firstSlot, pages);
     }
 
-    /// <summary>Reads consecutive slots in one I/O and checks each page (readahead).</summary>
-    public void ReadRun(long firstSlot, Span<byte> pages)
+    /// <summary>
+    /// Reads consecutive slots into frames (by address) in one I/O; the caller checks each
+    /// page with <see cref="Verify"/>. A failed read is EIO.
+    /// </summary>
+    public void ReadFrames(long firstSlot, ReadOnlySpan<nint> pages)
     {
         try
         {
-            Backing.ReadRun(firstSlot, pages);
+            Backing.ReadFrames(firstSlot, pages);
         }
         catch (IOException e) when (e is not TmpfsException)
         {
-            TmpfsException.Throw(Errno.EIO, $"read error on swap slots {Type}:{firstSlot}+: {e.Message}");
+            TmpfsException.Throw(Errno.EIO, $"read error on swap slots {Type}:{firstSlot}+{pages.Length}: {e.Message}");
         }
     }
 

@@ -21,6 +21,7 @@ internal sealed class SwapSpace : IDisposable
     private readonly SwapDevice?[] devices = new SwapDevice?[MaxDevices];
     private readonly Dictionary<long, int> cache = [];
     private readonly PageFrames frames;
+    private volatile SwapDevice[] byPriority = []; // the devices, highest priority first; rebuilt under devicesLock
     private int rotor;
 
     public SwapSpace(PageFrames frames)
@@ -80,7 +81,7 @@ internal sealed class SwapSpace : IDisposable
     {
         get
         {
-            foreach (var d in Snapshot())
+            foreach (var d in byPriority)
             {
                 if (d.WriteOk)
                 {
@@ -145,6 +146,7 @@ internal sealed class SwapSpace : IDisposable
                 {
                     var device = create(type);
                     devices[type] = device;
+                    RebuildPriorityOrder();
                     return device;
                 }
             }
@@ -159,7 +161,23 @@ internal sealed class SwapSpace : IDisposable
         {
             Debug.Assert(ReferenceEquals(devices[device.Type], device), "removing an unknown swap device");
             devices[device.Type] = null;
+            RebuildPriorityOrder();
         }
+    }
+
+    private void RebuildPriorityOrder()
+    {
+        var list = new List<SwapDevice>();
+        foreach (var d in devices)
+        {
+            if (d is not null)
+            {
+                list.Add(d);
+            }
+        }
+
+        // Stable: equal priorities keep the table's order, and take turns by the rotor.
+        byPriority = [.. list.OrderByDescending(static d => d.Priority)];
     }
 
     /// <summary>
@@ -168,32 +186,37 @@ internal sealed class SwapSpace : IDisposable
     /// </summary>
     public SwapEntry? AllocateSlot()
     {
-        var list = Snapshot();
-        if (list.Count == 0)
-        {
-            return null;
-        }
-
-        list.Sort(static (a, b) => b.Priority.CompareTo(a.Priority));
+        var list = byPriority;
         var i = 0;
-        while (i < list.Count)
+        while (i < list.Length)
         {
             var priority = list[i].Priority;
             var j = i;
-            while (j < list.Count && list[j].Priority == priority)
+            while (j < list.Length && list[j].Priority == priority)
             {
                 j++;
             }
 
             var group = j - i;
-            var start = Interlocked.Increment(ref rotor);
-            for (var k = 0; k < group; k++)
+            if (group == 1)
             {
-                var device = list[i + (int)((uint)(start + k) % (uint)group)];
-                var slot = device.AllocateSlot();
+                var slot = list[i].AllocateSlot();
                 if (slot >= 0)
                 {
-                    return new SwapEntry(device.Type, slot);
+                    return new SwapEntry(list[i].Type, slot);
+                }
+            }
+            else
+            {
+                var start = Interlocked.Increment(ref rotor);
+                for (var k = 0; k < group; k++)
+                {
+                    var device = list[i + (int)((uint)(start + k) % (uint)group)];
+                    var slot = device.AllocateSlot();
+                    if (slot >= 0)
+                    {
+                        return new SwapEntry(device.Type, slot);
+                    }
                 }
             }
 
@@ -201,6 +224,42 @@ internal sealed class SwapSpace : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="max"/> consecutive slots of the device <see cref="AllocateSlot"/>
+    /// would choose; <paramref name="count"/> is how many (0: none, all full or off).
+    /// </summary>
+    public SwapEntry AllocateRun(int max, out int count)
+    {
+        var list = byPriority;
+        var i = 0;
+        while (i < list.Length)
+        {
+            var priority = list[i].Priority;
+            var j = i;
+            while (j < list.Length && list[j].Priority == priority)
+            {
+                j++;
+            }
+
+            var group = j - i;
+            var start = group == 1 ? 0 : Interlocked.Increment(ref rotor);
+            for (var k = 0; k < group; k++)
+            {
+                var device = list[i + (int)((uint)(start + k) % (uint)group)];
+                count = device.AllocateRun(max, out var first);
+                if (count > 0)
+                {
+                    return new SwapEntry(device.Type, first);
+                }
+            }
+
+            i = j;
+        }
+
+        count = 0;
+        return default;
     }
 
     /// <summary>add_to_swap_cache for writepage: the frame now holds the data of <paramref name="entry"/>.</summary>

@@ -62,6 +62,14 @@ internal sealed class Inode : AddressSpace
         Interlocked.Add(ref Sb.SwappedPages, delta);
     }
 
+    /// <summary>
+    /// Swap readahead state (a hint, read and written without a lock): the index just past
+    /// the last swap-in run, and that run's window. A swap-in there is sequential.
+    /// </summary>
+    public long SwapReadaheadNext = -1;
+
+    public int SwapReadaheadWindow;
+
     /// <summary>Swapoff is working on this inode: eviction waits (info->stop_eviction). Guarded by the swaplist lock.</summary>
     public int StopEviction;
 

@@ -21,7 +21,14 @@ namespace Tmpfs.Shmem;
 /// </remarks>
 internal static class ShmemSwap
 {
+    /// <summary>Readahead of a swap-in that does not follow the last one: page-cluster 3, 8 pages.</summary>
     private const int ReadaheadPages = 8;
+
+    /// <summary>
+    /// The largest swap-in run, one read of 4 MiB: what a sequential stream of swap-ins ramps
+    /// up to (doubling from <see cref="ReadaheadPages"/>), and what swapoff reads at once.
+    /// </summary>
+    private const int MaxSwapInRun = 1024;
 
     /// <summary>
     /// shmem_writepage: reclaim has isolated and locked <paramref name="pfn"/>, a page of
@@ -39,7 +46,7 @@ internal static class ShmemSwap
         }
 
         var index = frames[pfn].Index;
-        var slot = memory.Swap.AllocateSlot();
+        var slot = io.TakeSlot();
         if (slot is not { } entry)
         {
             return false; // swap full: redirty and keep
@@ -149,7 +156,19 @@ internal static class ShmemSwap
     /// Reads the following slots of the same file in the same I/O (readahead). A failed
     /// read or a checksum mismatch is EIO, and the entry stays on swap.
     /// </summary>
-    public static int SwapIn(Inode inode, long index, long entry) => SwapIn(inode, index, entry, readahead: true);
+    public static int SwapIn(Inode inode, long index, long entry)
+    {
+        // A swap-in where the previous run ended continues a stream: the window doubles, and
+        // the run may reclaim to make room (the stream's older pages are the ones to go).
+        // Otherwise 8 pages, and readahead beyond the page asked for never pushes memory
+        // into reclaim.
+        var sequential = Volatile.Read(ref inode.SwapReadaheadNext) == index;
+        var window = sequential ? Math.Clamp(inode.SwapReadaheadWindow * 2, ReadaheadPages, MaxRun(inode)) : ReadaheadPages;
+        return SwapIn(inode, index, entry, window, sequential);
+    }
+
+    /// <summary>The longest run for this budget: 4 MiB, but no more than a reclaim pass takes.</summary>
+    private static int MaxRun(Inode inode) => Math.Clamp(inode.Sb.Memory.Reclaim.PassPages, ReadaheadPages, MaxSwapInRun);
 
     /// <summary>
     /// free_swap_and_cache for an entry truncation has just erased from the page cache:
@@ -197,6 +216,16 @@ internal static class ShmemSwap
                 return;
             }
 
+            // The runs of consecutive pages in consecutive slots, swapped in by two threads at
+            // once: one run's read is on the device while the other's pages are installed.
+            // (Not under a systematic-test scheduler: it controls only its own tasks.)
+            var runs = CollectRuns(inode, type);
+            if (runs.Count > 1 && Interleaving.Current is null)
+            {
+                SwapInRuns(inode, runs);
+            }
+
+            // Then in order, whatever is left (entries that moved meanwhile).
             long index = 0;
             while (true)
             {
@@ -213,7 +242,7 @@ internal static class ShmemSwap
                     return;
                 }
 
-                var pfn = SwapIn(inode, at, entry, readahead: false);
+                var pfn = SwapIn(inode, at, entry, MaxRun(inode), allowReclaim: true);
                 if (pfn >= 0)
                 {
                     inode.Sb.Frames.PutPage(pfn);
@@ -224,6 +253,73 @@ internal static class ShmemSwap
         finally
         {
             Monitor.Exit(inode);
+        }
+    }
+
+    /// <summary>The first index and entry of each run (consecutive pages in consecutive slots) on <paramref name="type"/>.</summary>
+    private static List<(long Index, long Entry)> CollectRuns(Inode inode, int type)
+    {
+        var runs = new List<(long Index, long Entry)>();
+        var max = MaxRun(inode);
+        lock (inode.MappingLock)
+        {
+            long from = 0, lastIndex = -2, lastSlot = -2;
+            var length = 0;
+            while (NextSwapEntry(inode, from, type, out var at, out var entry))
+            {
+                var slot = SwapEntry.FromValue(PageCacheTree.ToSwap(entry)).Offset;
+                if (length > 0 && length < max && at == lastIndex + 1 && slot == lastSlot + 1)
+                {
+                    length++;
+                }
+                else
+                {
+                    runs.Add((at, entry));
+                    length = 1;
+                }
+
+                lastIndex = at;
+                lastSlot = slot;
+                from = at + 1;
+            }
+        }
+
+        return runs;
+    }
+
+    /// <summary>Swaps in <paramref name="runs"/> on this thread and one helper; the first error is thrown.</summary>
+    private static void SwapInRuns(Inode inode, List<(long Index, long Entry)> runs)
+    {
+        var frames = inode.Sb.Frames;
+        var max = MaxRun(inode);
+        var next = -1;
+        TmpfsException? error = null;
+        void Work()
+        {
+            int i;
+            while (Volatile.Read(ref error) is null && (i = Interlocked.Increment(ref next)) < runs.Count)
+            {
+                try
+                {
+                    var pfn = SwapIn(inode, runs[i].Index, runs[i].Entry, max, allowReclaim: true);
+                    if (pfn >= 0)
+                    {
+                        frames.PutPage(pfn);
+                    }
+                }
+                catch (TmpfsException e)
+                {
+                    Interlocked.CompareExchange(ref error, e, null);
+                }
+            }
+        }
+
+        var helper = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Work();
+        helper.Wait();
+        if (error is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }
     }
 
@@ -242,26 +338,33 @@ internal static class ShmemSwap
         return false;
     }
 
-    private static int SwapIn(Inode inode, long index, long entry, bool readahead)
+    private static int SwapIn(Inode inode, long index, long entry, int window, bool allowReclaim)
     {
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
         var swapEntry = SwapEntry.FromValue(PageCacheTree.ToSwap(entry));
-        var fresh = false;
         Interleaving.Point();
         var pfn = memory.Swap.LookupCache(swapEntry);
         if (pfn >= 0)
         {
             frames.LockPage(pfn);
+            return Install(inode, index, entry, pfn, fresh: false);
         }
-        else
-        {
-            pfn = ReadFromDevice(inode, swapEntry, out fresh);
-            if (pfn < 0)
-            {
-                return -1;
-            }
-        }
+
+        return ReadRun(inode, index, swapEntry, window, allowReclaim);
+    }
+
+    /// <summary>
+    /// With <paramref name="pfn"/> locked and referenced: if it is still the swap-cache page
+    /// of <paramref name="entry"/>, it takes the entry's place at <paramref name="index"/> and
+    /// the slot is freed. Unlocks the page; returns it with the caller's reference, or -1
+    /// (the reference put) when the entry changed meanwhile (look again).
+    /// </summary>
+    private static int Install(Inode inode, long index, long entry, int pfn, bool fresh)
+    {
+        var memory = inode.Sb.Memory;
+        var frames = memory.Frames;
+        var swapEntry = SwapEntry.FromValue(PageCacheTree.ToSwap(entry));
 
         // Locked, referenced: check it is still the page of this entry (it may have been
         // taken back by another swap-in, or freed and reused, while we waited).
@@ -318,106 +421,183 @@ internal static class ShmemSwap
         }
 
         frames.UnlockPage(pfn);
-        if (fresh && readahead)
-        {
-            Readahead(inode, index, swapEntry);
-        }
-
         return pfn;
     }
 
     /// <summary>
-    /// Reads a slot into a new frame placed in the swap cache first, so that two swap-ins
-    /// of one entry meet on one frame's page lock instead of reading twice. Returns the
-    /// frame locked with a reference for the caller, or -1 when the entry went away.
+    /// swap_cluster_readahead, narrowed to one file: reads the slot of <paramref name="first"/>
+    /// and, in the same I/O, the slots after it that hold the following pages of the file (up
+    /// to <paramref name="window"/> in all) into new frames, each placed in the swap cache
+    /// first so that two swap-ins of one entry meet on one frame's page lock instead of
+    /// reading twice; then each takes its entry's place in the page cache. Returns the frame
+    /// for <paramref name="index"/> with a reference for the caller, or -1 when its entry went
+    /// away (look again). A failed read or a checksum mismatch of that page is EIO, and the
+    /// entry stays on swap; one of a following page only ends the run there.
     /// </summary>
-    private static int ReadFromDevice(Inode inode, SwapEntry entry, out bool fresh)
+    private static unsafe int ReadRun(Inode inode, long index, SwapEntry first, int window, bool allowReclaim)
     {
-        fresh = false;
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        var device = memory.Swap.Device(entry.Type)!;
-        var pfn = memory.AllocateFrame(willOverwrite: true);
-        frames.LockPage(pfn);
-        frames[pfn].Index = entry.Value;
-        frames.SetFlag(pfn, PageFlags.SwapCache);
-        Interleaving.Point();
-        var existing = memory.Swap.InsertForSwapIn(entry, pfn);
-        if (existing != -1)
-        {
-            frames.ClearFlag(pfn, PageFlags.SwapCache);
-            frames.UnlockPage(pfn);
-            frames.PutPage(pfn);
-            if (existing < 0)
-            {
-                return -1;
-            }
+        var device = memory.Swap.Device(first.Type)!;
+        var firstEntry = PageCacheTree.SwapEntry(first.Value);
 
-            frames.LockPage(existing);
-            return existing;
-        }
-
-        frames.GetPage(pfn); // the allocation's reference is the cache's; this one is the caller's
-        Interleaving.Point();
-        try
+        // The following pages of the file that sit in the following slots.
+        var n = 1;
+        if (window > 1)
         {
-            device.Read(entry.Offset, frames.GetSpan(pfn));
-        }
-        catch (TmpfsException)
-        {
-            VmStat.Add(ref memory.Stat.SwapReadErrors);
-            memory.Swap.DeleteFromCache(entry, pfn, SwapDevice.MapCache);
-            frames.ClearFlag(pfn, PageFlags.SwapCache);
-            frames.UnlockPage(pfn);
-            frames.PutPage(pfn);
-            frames.PutPage(pfn);
-            throw;
-        }
-
-        frames.SetFlag(pfn, PageFlags.Uptodate);
-        VmStat.Add(ref memory.Stat.PswpIn);
-        fresh = true;
-        return pfn;
-    }
-
-    /// <summary>
-    /// swap_cluster_readahead, narrowed to one file: the following pages of the same file
-    /// that sit in the following slots of the same device come back too, while memory is
-    /// above the low watermark.
-    /// </summary>
-    private static void Readahead(Inode inode, long index, SwapEntry entry)
-    {
-        var memory = inode.Sb.Memory;
-        for (var k = 1; k <= ReadaheadPages; k++)
-        {
-            long next;
             lock (inode.MappingLock)
             {
-                next = inode.Pages.Get(index + k);
-            }
-
-            if (!PageCacheTree.IsSwap(next) || PageCacheTree.ToSwap(next) != new SwapEntry(entry.Type, entry.Offset + k).Value)
-            {
-                return;
-            }
-
-            if (memory.Frames.FreeFrames <= memory.Reclaim.Low)
-            {
-                return; // readahead never pushes memory into reclaim
-            }
-
-            try
-            {
-                var pfn = SwapIn(inode, index + k, next, readahead: false);
-                if (pfn >= 0)
+                while (n < window && first.Offset + n < device.Slots &&
+                       inode.Pages.Get(index + n) == PageCacheTree.SwapEntry(new SwapEntry(first.Type, first.Offset + n).Value))
                 {
-                    memory.Frames.PutPage(pfn);
+                    n++;
                 }
             }
-            catch (TmpfsException)
+        }
+
+        if (!allowReclaim && n > 1)
+        {
+            n = 1 + Math.Clamp(frames.FreeFrames - memory.Reclaim.Low, 0, n - 1);
+        }
+
+        Span<int> pfns = stackalloc int[MaxSwapInRun];
+        n = memory.AllocateFrames(pfns[..n]);
+
+        // swapcache_prepare for each slot. The first must become ours, or we wait for the
+        // swap-in that got there first; the run ends at any other one already cached or gone.
+        var claimed = 0;
+        for (; claimed < n; claimed++)
+        {
+            var pfn = pfns[claimed];
+            var entry = new SwapEntry(first.Type, first.Offset + claimed);
+            frames.LockPage(pfn);
+            frames[pfn].Index = entry.Value;
+            frames.SetFlag(pfn, PageFlags.SwapCache);
+            Interleaving.Point();
+            var existing = memory.Swap.InsertForSwapIn(entry, pfn);
+            if (existing == -1)
             {
-                return; // the real access will report it
+                continue;
+            }
+
+            frames.ClearFlag(pfn, PageFlags.SwapCache);
+            frames.UnlockPage(pfn);
+            if (claimed == 0)
+            {
+                for (var k = 0; k < n; k++)
+                {
+                    frames.PutPage(pfns[k]);
+                }
+
+                if (existing < 0)
+                {
+                    return -1;
+                }
+
+                frames.LockPage(existing);
+                return Install(inode, index, firstEntry, existing, fresh: false);
+            }
+
+            if (existing >= 0)
+            {
+                frames.PutPage(existing);
+            }
+
+            break;
+        }
+
+        for (var k = claimed; k < n; k++)
+        {
+            frames.PutPage(pfns[k]);
+        }
+
+        n = claimed;
+
+        // The allocation's reference of each frame is the swap cache's; take the caller's.
+        Span<nint> addresses = stackalloc nint[MaxSwapInRun];
+        for (var k = 0; k < n; k++)
+        {
+            frames.GetPage(pfns[k]);
+            addresses[k] = (nint)frames.Address(pfns[k]);
+        }
+
+        Interleaving.Point();
+        var good = n;
+        TmpfsException? error = null;
+        try
+        {
+            device.ReadFrames(first.Offset, addresses[..n]);
+            for (var k = 0; k < n; k++)
+            {
+                if (!device.Verify(first.Offset + k, frames.GetSpan(pfns[k])))
+                {
+                    good = k;
+                    error = new TmpfsException(Errno.EIO, $"checksum mismatch on swap slot {first.Type}:{first.Offset + k}");
+                    break;
+                }
             }
         }
+        catch (TmpfsException e)
+        {
+            good = 0;
+            error = e;
+
+            // One bad slot must not fail its neighbours: read the wanted page on its own.
+            if (n > 1)
+            {
+                try
+                {
+                    device.ReadFrames(first.Offset, addresses[..1]);
+                    if (device.Verify(first.Offset, frames.GetSpan(pfns[0])))
+                    {
+                        good = 1;
+                    }
+                }
+                catch (TmpfsException)
+                {
+                    // The wanted page itself is unreadable: EIO for it.
+                }
+            }
+        }
+
+        // Pages that failed stay on swap: out of the swap cache, frames freed.
+        for (var k = good; k < n; k++)
+        {
+            var entry = new SwapEntry(first.Type, first.Offset + k);
+            memory.Swap.DeleteFromCache(entry, pfns[k], SwapDevice.MapCache);
+            frames.ClearFlag(pfns[k], PageFlags.SwapCache);
+            frames.UnlockPage(pfns[k]);
+            frames.PutPage(pfns[k]);
+            frames.PutPage(pfns[k]);
+        }
+
+        if (error is not null)
+        {
+            VmStat.Add(ref memory.Stat.SwapReadErrors);
+            if (good == 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            }
+        }
+
+        VmStat.Add(ref memory.Stat.PswpIn, good);
+        var result = -1;
+        for (var k = 0; k < good; k++)
+        {
+            frames.SetFlag(pfns[k], PageFlags.Uptodate);
+            var pfn = Install(inode, index + k, PageCacheTree.SwapEntry(new SwapEntry(first.Type, first.Offset + k).Value), pfns[k], fresh: true);
+            if (k == 0)
+            {
+                result = pfn;
+            }
+            else if (pfn >= 0)
+            {
+                frames.PutPage(pfn);
+            }
+        }
+
+        Volatile.Write(ref inode.SwapReadaheadNext, index + good);
+        inode.SwapReadaheadWindow = window;
+        return result;
     }
 }

@@ -37,9 +37,26 @@ internal sealed class InjectedBacking(long slots) : SwapBacking
 
     public static IOException Error(Errno errno) => new($"injected {errno}", (int)errno);
 
-    public override void WritePage(long slot, ReadOnlySpan<byte> page) => WriteRun(slot, page);
+    public override void WritePage(long slot, ReadOnlySpan<byte> page)
+    {
+        Fault(slot);
+        Store(slot, page);
+        Interlocked.Increment(ref pagesWritten);
+    }
 
-    public override void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
+    /// <summary>A run of consecutive slots, as reclaim batches them: one I/O, one chance to fail.</summary>
+    public override unsafe void WriteFrames(long firstSlot, ReadOnlySpan<nint> pages)
+    {
+        Fault(firstSlot);
+        for (var k = 0; k < pages.Length; k++)
+        {
+            Store(firstSlot + k, new ReadOnlySpan<byte>((void*)pages[k], PageFrames.PageSize));
+        }
+
+        Interlocked.Add(ref pagesWritten, pages.Length);
+    }
+
+    private void Fault(long firstSlot)
     {
         var n = Interlocked.Increment(ref writes);
         if (WriteFault?.Invoke(firstSlot, n) is { } fault)
@@ -47,10 +64,10 @@ internal sealed class InjectedBacking(long slots) : SwapBacking
             Interlocked.Increment(ref failedWrites);
             throw fault;
         }
-
-        pages.CopyTo(data.AsSpan(checked((int)(firstSlot * PageFrames.PageSize))));
-        Interlocked.Add(ref pagesWritten, pages.Length / PageFrames.PageSize);
     }
+
+    private void Store(long slot, ReadOnlySpan<byte> page) =>
+        page.CopyTo(data.AsSpan(checked((int)(slot * PageFrames.PageSize))));
 
     public override void ReadPage(long slot, Span<byte> page)
     {
