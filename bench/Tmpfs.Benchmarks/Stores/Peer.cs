@@ -22,8 +22,9 @@ public enum Peer
 /// <summary>Sizes a store must be able to hold for one workload.</summary>
 /// <param name="SlotSize">Largest file, in bytes.</param>
 /// <param name="Slots">Most files holding data at once.</param>
-/// <param name="Files">Most inodes (files and directories) at once.</param>
-internal readonly record struct StoreShape(long SlotSize, int Slots, int Files)
+/// <param name="Files">Most inodes (files and directories) at once; the ceiling pre-sizes its dictionary to it.</param>
+/// <param name="TightBudget">Our engine: a RAM budget just above the data (overhead mode) rather than twice it.</param>
+internal readonly record struct StoreShape(long SlotSize, int Slots, int Files, bool TightBudget = false)
 {
     public long DataBytes => SlotSize * Slots;
 }
