@@ -1,0 +1,310 @@
+using Tmpfs.Shmem;
+
+namespace Tmpfs;
+
+/// <summary>
+/// An open file (struct file): positional reads and writes, truncate, fallocate, lseek,
+/// and the f* attribute calls. The inode stays alive while a handle is open, also after
+/// its last name is unlinked. Dispose closes it. Thread-safe.
+/// </summary>
+public sealed class FileHandle : IDisposable
+{
+    private readonly FileSystem fs;
+    private readonly Credentials opener;
+    private int closed;
+
+    internal FileHandle(FileSystem fs, Inode inode, OpenFlags flags, Credentials opener)
+    {
+        this.fs = fs;
+        this.opener = opener;
+        Inode = inode;
+        Flags = flags;
+        Interlocked.Increment(ref inode.OpenCount);
+        Interlocked.Increment(ref fs.Superblock.OpenHandles);
+    }
+
+    /// <summary>The flags the file was opened with.</summary>
+    public OpenFlags Flags { get; }
+
+    /// <summary>The inode number.</summary>
+    public long Ino => Inode.Ino;
+
+    /// <summary>The file position used by <see cref="Read(Span{byte})"/> and <see cref="Write(ReadOnlySpan{byte})"/>.</summary>
+    public long Position { get; set; }
+
+    internal Inode Inode { get; }
+
+    /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
+    internal bool IsTmpfileLinkable { get; init; }
+
+    private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.WriteOnly;
+
+    private bool CanWrite => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.ReadOnly;
+
+    /// <summary>pread(2): bytes read, 0 at or past the end of the file.</summary>
+    public int Read(Span<byte> buffer, long offset)
+    {
+        CheckOpen();
+        if (!CanRead)
+        {
+            TmpfsException.Throw(Errno.EBADF, "not open for reading");
+        }
+
+        if (offset < 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "negative offset");
+        }
+
+        CheckRegular();
+        lock (Inode)
+        {
+            CheckLive();
+            var n = PageCache.Read(Inode, offset, buffer);
+            if ((Flags & OpenFlags.NoAtime) == 0)
+            {
+                InodeAttributes.Accessed(Inode);
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>read(2) at the file position, which advances.</summary>
+    public int Read(Span<byte> buffer)
+    {
+        var n = Read(buffer, Position);
+        Position += n;
+        return n;
+    }
+
+    /// <summary>
+    /// pwrite(2): bytes written (short only when space ran out part way). With O_APPEND
+    /// the data goes to the end of the file whatever the offset, as Linux does.
+    /// </summary>
+    public int Write(ReadOnlySpan<byte> buffer, long offset)
+    {
+        CheckOpen();
+        if (!CanWrite)
+        {
+            TmpfsException.Throw(Errno.EBADF, "not open for writing");
+        }
+
+        if (offset < 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "negative offset");
+        }
+
+        CheckRegular();
+        lock (Inode)
+        {
+            CheckLive();
+            if ((Flags & OpenFlags.Append) != 0)
+            {
+                offset = Inode.Size;
+            }
+
+            if (buffer.IsEmpty)
+            {
+                return 0;
+            }
+
+            var n = PageCache.Write(Inode, offset, buffer);
+            InodeAttributes.Modified(Inode, opener);
+            return n;
+        }
+    }
+
+    /// <summary>write(2) at the file position (at the end with O_APPEND), which advances.</summary>
+    public int Write(ReadOnlySpan<byte> buffer)
+    {
+        lock (Inode)
+        {
+            var offset = (Flags & OpenFlags.Append) != 0 ? Inode.Size : Position;
+            var n = Write(buffer, offset);
+            Position = offset + n;
+            return n;
+        }
+    }
+
+    /// <summary>ftruncate(2).</summary>
+    public void Truncate(long size)
+    {
+        CheckOpen();
+        if (!CanWrite)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not open for writing");
+        }
+
+        if (Inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EISDIR, "is a directory");
+        }
+
+        InodeAttributes.Truncate(Inode, size, opener);
+    }
+
+    /// <summary>fallocate(2): default, KEEP_SIZE, and PUNCH_HOLE (which needs KEEP_SIZE); others are EOPNOTSUPP.</summary>
+    public void Fallocate(FallocateMode mode, long offset, long length)
+    {
+        CheckOpen();
+        if ((mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
+        {
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "unsupported fallocate mode");
+        }
+
+        if (offset < 0 || length <= 0)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "bad offset or length");
+        }
+
+        if ((mode & FallocateMode.PunchHole) != 0 && (mode & FallocateMode.KeepSize) == 0)
+        {
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
+        }
+
+        if (!CanWrite)
+        {
+            TmpfsException.Throw(Errno.EBADF, "not open for writing");
+        }
+
+        if (Inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EISDIR, "is a directory");
+        }
+
+        if (!Inode.IsRegular)
+        {
+            TmpfsException.Throw(Errno.ENODEV, "not a regular file");
+        }
+
+        if (offset > PageCache.MaxFileSize - length)
+        {
+            TmpfsException.Throw(Errno.EFBIG, "beyond the maximum file size");
+        }
+
+        lock (Inode)
+        {
+            CheckLive();
+            var end = offset + length;
+            if ((mode & FallocateMode.PunchHole) != 0)
+            {
+                PageCache.PunchHole(Inode, offset, end);
+            }
+            else
+            {
+                PageCache.Allocate(Inode, offset, end);
+                if ((mode & FallocateMode.KeepSize) == 0 && end > Inode.Size)
+                {
+                    Inode.Size = end;
+                }
+            }
+
+            InodeAttributes.Modified(Inode, opener);
+        }
+    }
+
+    /// <summary>lseek(2), SEEK_DATA and SEEK_HOLE included; sets and returns the file position.</summary>
+    public long Seek(long offset, Whence whence)
+    {
+        CheckOpen();
+        lock (Inode)
+        {
+            long result;
+            switch (whence)
+            {
+                case Whence.Set:
+                    result = offset;
+                    break;
+                case Whence.Current:
+                    result = Position + offset;
+                    break;
+                case Whence.End:
+                    result = Inode.Size + offset;
+                    break;
+                case Whence.Data:
+                case Whence.Hole:
+                    if (!Inode.IsRegular)
+                    {
+                        TmpfsException.Throw(Errno.EINVAL, "SEEK_DATA/SEEK_HOLE on a non-regular file");
+                    }
+
+                    result = PageCache.SeekHoleData(Inode, offset, whence == Whence.Data);
+                    break;
+                default:
+                    return TmpfsException.Throw<long>(Errno.EINVAL, "bad whence");
+            }
+
+            if (result < 0)
+            {
+                TmpfsException.Throw(Errno.EINVAL, "negative resulting offset");
+            }
+
+            Position = result;
+            return result;
+        }
+    }
+
+    /// <summary>fstat(2).</summary>
+    public StatInfo Stat()
+    {
+        CheckOpen();
+        lock (Inode)
+        {
+            return Inode.ToStat();
+        }
+    }
+
+    /// <summary>fchmod(2).</summary>
+    public void Chmod(int mode, Credentials? cred = null) => InodeAttributes.Chmod(Inode, mode, cred ?? opener);
+
+    /// <summary>fchown(2); uint.MaxValue leaves an id unchanged.</summary>
+    public void Chown(uint uid, uint gid, Credentials? cred = null) => InodeAttributes.Chown(Inode, uid, gid, cred ?? opener);
+
+    /// <summary>futimens(2).</summary>
+    public void Utimens(Timespec atime, Timespec mtime, Credentials? cred = null) =>
+        InodeAttributes.Utimens(Inode, atime, mtime, cred ?? opener);
+
+    /// <summary>fsync(2): memory is the storage, so there is nothing to flush.</summary>
+    public void Fsync() => CheckOpen();
+
+    /// <summary>close(2): the last close of an unlinked file frees it.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref closed, 1) != 0)
+        {
+            return;
+        }
+
+        fs.HandleClosed(Inode);
+    }
+
+    private void CheckOpen()
+    {
+        if (Volatile.Read(ref closed) != 0)
+        {
+            TmpfsException.Throw(Errno.EBADF, "the handle is closed");
+        }
+    }
+
+    /// <summary>After a forced shutdown (the budget disposed under open handles) the inode has no pages left to use.</summary>
+    private void CheckLive()
+    {
+        if (Inode.Evicted)
+        {
+            TmpfsException.Throw(Errno.EIO, "the filesystem was shut down");
+        }
+    }
+
+    private void CheckRegular()
+    {
+        if (Inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.EISDIR, "is a directory");
+        }
+
+        if (!Inode.IsRegular)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not a regular file");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using Tmpfs.Shmem;
+
+namespace Tmpfs;
+
+/// <summary>open(2) and O_TMPFILE.</summary>
+public sealed partial class FileSystem
+{
+    /// <summary>
+    /// open(2)/creat(2) with O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW,
+    /// O_TMPFILE semantics. <paramref name="mode"/> is used when a file is created (no umask
+    /// is applied: pass the masked mode, as the kernel passes it to the filesystem).
+    /// </summary>
+    public FileHandle Open(string path, OpenFlags flags, int mode = 0x1B6 /* 0666 */, Credentials? cred = null)
+    {
+        var c = Caller(cred);
+        if ((flags & OpenFlags.TmpFile) == OpenFlags.TmpFile)
+        {
+            return OpenTmpfile(path, flags, mode, c);
+        }
+
+        var accessMode = flags & OpenFlags.AccessModeMask;
+        if (accessMode == OpenFlags.AccessModeMask)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "bad access mode");
+        }
+
+        Inode inode;
+        var created = false;
+        if ((flags & OpenFlags.Create) != 0)
+        {
+            using (EnterWrite())
+            {
+                (inode, created) = OpenCreate(path, flags, mode, c);
+                return FinishOpen(inode, flags, c, created);
+            }
+        }
+
+        using (EnterRead())
+        {
+            var nofollow = (flags & OpenFlags.NoFollow) != 0;
+            inode = PathWalk.Lookup(sb, path, c, followFinal: !nofollow);
+            if (nofollow && inode.IsSymlink && (flags & OpenFlags.Path) == 0)
+            {
+                TmpfsException.Throw(Errno.ELOOP, "O_NOFOLLOW on a symbolic link");
+            }
+
+            return FinishOpen(inode, flags, c, created: false);
+        }
+    }
+
+    private (Inode Inode, bool Created) OpenCreate(string path, OpenFlags flags, int mode, Credentials c)
+    {
+        for (var links = 0; ; links++)
+        {
+            var parent = PathWalk.LookupParent(sb, path, c);
+            if (parent.Type != PathWalk.LastType.Normal || parent.TrailingSlash)
+            {
+                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR.
+                if (parent.Type == PathWalk.LastType.Normal && (flags & OpenFlags.Exclusive) == 0 &&
+                    parent.Dir.Dir!.Lookup(parent.Name) is { IsDirectory: true } existingDir)
+                {
+                    return (existingDir, false);
+                }
+
+                TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+            }
+
+            var dir = parent.Dir;
+            Permission.Check(dir, AccessMode.Execute, c);
+            var existing = dir.Dir!.Lookup(parent.Name);
+            if (existing is not null)
+            {
+                if ((flags & OpenFlags.Exclusive) != 0)
+                {
+                    TmpfsException.Throw(Errno.EEXIST, $"file exists: '{parent.Name}'");
+                }
+
+                if (existing.IsSymlink)
+                {
+                    if ((flags & OpenFlags.NoFollow) != 0)
+                    {
+                        TmpfsException.Throw(Errno.ELOOP, "O_NOFOLLOW on a symbolic link");
+                    }
+
+                    if (links >= PathWalk.MaxSymlinks)
+                    {
+                        TmpfsException.Throw(Errno.ELOOP, "too many levels of symbolic links");
+                    }
+
+                    // O_CREAT through a symlink creates its target (a dangling link included).
+                    var target = existing.LinkTarget!;
+                    path = target.StartsWith('/') ? target : PathOf(dir) + "/" + target;
+                    continue;
+                }
+
+                if (existing.IsDirectory)
+                {
+                    TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
+                }
+
+                return (existing, false);
+            }
+
+            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+            if (dir.Nlink == 0)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+            }
+
+            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+            var inode = sb.NewInode(m, uid, gid);
+            AddEntry(dir, parent.Name, inode);
+            return (inode, true);
+        }
+    }
+
+    /// <summary>open(dir, O_TMPFILE): an unnamed regular file in a directory, linkable later.</summary>
+    private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
+    {
+        var accessMode = flags & OpenFlags.AccessModeMask;
+        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite))
+        {
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access");
+        }
+
+        using (EnterWrite())
+        {
+            var dir = PathWalk.Lookup(sb, path, c, followFinal: true);
+            if (!dir.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+            }
+
+            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+            var inode = sb.NewInode(m, uid, gid);
+            inode.Nlink = 0;
+            var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
+            {
+                IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
+            };
+            return handle;
+        }
+    }
+
+    private FileHandle FinishOpen(Inode inode, OpenFlags flags, Credentials c, bool created)
+    {
+        var accessMode = flags & OpenFlags.AccessModeMask;
+        if ((flags & OpenFlags.Path) != 0)
+        {
+            return new FileHandle(this, inode, flags, c);
+        }
+
+        if ((flags & OpenFlags.Directory) != 0 && !inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
+        }
+
+        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0 && accessMode != OpenFlags.ReadOnly))
+        {
+            TmpfsException.Throw(Errno.EISDIR, "is a directory");
+        }
+
+        if ((inode.Mode & FileModes.TypeMask) == FileModes.Socket)
+        {
+            TmpfsException.Throw(Errno.ENXIO, "cannot open a socket");
+        }
+
+        // may_open: a file just created by this call is not checked again.
+        if (!created)
+        {
+            var want = AccessMode.Exists;
+            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite)
+            {
+                want |= AccessMode.Read;
+            }
+
+            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite || (flags & OpenFlags.Truncate) != 0)
+            {
+                want |= AccessMode.Write;
+            }
+
+            if (want != AccessMode.Exists)
+            {
+                Permission.Check(inode, want, c);
+            }
+        }
+
+        if (!created && (flags & OpenFlags.Truncate) != 0 && inode.IsRegular)
+        {
+            InodeAttributes.Truncate(inode, 0, c);
+        }
+
+        return new FileHandle(this, inode, flags, c);
+    }
+
+    /// <summary>The path of a directory from the root, for following a relative symlink during O_CREAT.</summary>
+    private static string PathOf(Inode dir)
+    {
+        var parts = new List<string>();
+        var at = dir;
+        while (!ReferenceEquals(at.Dir!.Parent, at))
+        {
+            var parent = at.Dir.Parent;
+            string? name = null;
+            foreach (var e in parent.Dir!.Entries)
+            {
+                if (ReferenceEquals(e.Inode, at))
+                {
+                    name = e.Name;
+                    break;
+                }
+            }
+
+            parts.Add(name ?? TmpfsException.Throw<string>(Errno.ENOENT, "directory removed"));
+            at = parent;
+        }
+
+        parts.Reverse();
+        return "/" + string.Join('/', parts);
+    }
+}

@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using Tmpfs.Memory;
+using Tmpfs.Shmem;
+
+namespace Tmpfs;
+
+/// <summary>
+/// One mounted tmpfs, used in-process. Paths are resolved from the mount's root ("/"
+/// or relative); every call may come from many threads at once, and takes an optional
+/// caller whose permissions are checked as the kernel would (root by default). Failures
+/// throw <see cref="TmpfsException"/> with the kernel's errno.
+/// </summary>
+public sealed partial class FileSystem
+{
+    private readonly Superblock sb;
+    private int unmounted;
+
+    internal FileSystem(MemoryManager memory, MountOptions options, Credentials mounter)
+    {
+        Memory = memory;
+        var maxBlocks = options.MaxBlocks ?? MountOptions.DefaultMaxBlocks(memory.TotalBytes);
+        var maxInodes = options.MaxInodes ?? MountOptions.DefaultMaxInodes(memory.TotalBytes);
+        sb = new Superblock(memory, maxBlocks, maxInodes, options.NoSwap);
+        var mode = FileModes.Directory | (options.Mode ?? 0x3FF /* 01777 */);
+        var root = sb.NewInode(mode, options.Uid ?? mounter.Uid, options.Gid ?? mounter.Gid);
+        sb.Root = root;
+    }
+
+    /// <summary>The budget this mount draws its pages from.</summary>
+    public MemoryManager Memory { get; }
+
+    /// <summary>True once <see cref="Unmount"/> has completed (or begun, when detached).</summary>
+    public bool IsUnmounted => Volatile.Read(ref unmounted) != 0;
+
+    /// <summary>size= in bytes; 0 when unlimited.</summary>
+    public long SizeLimit => sb.MaxBlocks * PageFrames.PageSize;
+
+    /// <summary>nr_inodes=; 0 when unlimited.</summary>
+    public long InodeLimit => sb.MaxInodes;
+
+    /// <summary>Bytes of pages charged to this mount.</summary>
+    public long UsedBytes => sb.UsedBlocks * PageFrames.PageSize;
+
+    /// <summary>Inodes alive on this mount, the root included.</summary>
+    public long UsedInodes => sb.UsedInodes;
+
+    /// <summary>Open file and directory handles on this mount.</summary>
+    public int OpenHandles => Volatile.Read(ref sb.OpenHandles);
+
+    internal Superblock Superblock => sb;
+
+    /// <summary>stat(2), or lstat(2) with <paramref name="follow"/> false.</summary>
+    public StatInfo Stat(string path, Credentials? cred = null, bool follow = true)
+    {
+        var c = cred ?? Credentials.Root;
+        using (EnterRead())
+        {
+            var inode = PathWalk.Lookup(sb, path, c, follow);
+            lock (inode)
+            {
+                return inode.ToStat();
+            }
+        }
+    }
+
+    /// <summary>access(2)/faccessat(2) for the caller's credentials.</summary>
+    public void Access(string path, AccessMode mode, Credentials? cred = null)
+    {
+        var c = cred ?? Credentials.Root;
+        using (EnterRead())
+        {
+            var inode = PathWalk.Lookup(sb, path, c, followFinal: true);
+            if (mode != AccessMode.Exists)
+            {
+                Permission.Check(inode, mode, c);
+            }
+        }
+    }
+
+    /// <summary>statfs(2).</summary>
+    public StatFs StatFs()
+    {
+        CheckMounted();
+        var maxBlocks = sb.MaxBlocks;
+        var free = maxBlocks == 0 ? 0 : Math.Max(0, maxBlocks - sb.UsedBlocks);
+        return new StatFs
+        {
+            Type = Tmpfs.StatFs.TmpfsMagic,
+            BlockSize = PageFrames.PageSize,
+            FragmentSize = PageFrames.PageSize,
+            Blocks = maxBlocks,
+            BlocksFree = free,
+            BlocksAvailable = free,
+            Files = sb.MaxInodes,
+            FilesFree = sb.MaxInodes == 0 ? 0 : sb.FreeIspace / Superblock.BogoInodeSize,
+            NameLength = PathWalk.NameMax,
+        };
+    }
+
+    /// <summary>mount -o remount,OPTIONS: changes size/nr_inodes (EINVAL below what is in use).</summary>
+    public void Remount(string options)
+    {
+        CheckMounted();
+        var requested = MountOptions.Parse(options, Memory.TotalBytes);
+        using (EnterWrite())
+        {
+            var usedInodes = (sb.UsedIspace + Superblock.BogoInodeSize - 1) / Superblock.BogoInodeSize;
+            var (blocks, inodes) = MountOptions.Reconfigure(requested, sb.MaxBlocks, sb.MaxInodes, sb.UsedBlocks, usedInodes, sb.NoSwap);
+            sb.SetLimits(blocks, inodes);
+        }
+    }
+
+    /// <summary>
+    /// umount(2): EBUSY while handles are open, unless <paramref name="detach"/> (umount -l),
+    /// which hides the mount at once and tears it down at the last close. Afterwards every
+    /// inode, page and inode-space charge of the mount is gone; a leftover is reported as
+    /// an <see cref="InvalidOperationException"/> ("busy inodes after unmount").
+    /// </summary>
+    public void Unmount(bool detach = false)
+    {
+        bool teardownNow;
+        using (EnterWrite())
+        {
+            if (sb.Unmounting)
+            {
+                TmpfsException.Throw(Errno.EINVAL, "not mounted");
+            }
+
+            var open = Volatile.Read(ref sb.OpenHandles);
+            if (open > 0 && !detach)
+            {
+                TmpfsException.Throw(Errno.EBUSY, $"{open} handle(s) still open");
+            }
+
+            sb.Unmounting = true;
+            Volatile.Write(ref unmounted, 1);
+            sb.Detached = open > 0;
+            teardownNow = open == 0;
+        }
+
+        Memory.Unregister(this);
+        if (teardownNow)
+        {
+            Teardown();
+        }
+    }
+
+    /// <summary>
+    /// kill_litter_super: evicts every inode, then checks the invariants of a finished unmount.
+    /// </summary>
+    internal void Teardown()
+    {
+        foreach (var inode in sb.SnapshotInodes())
+        {
+            inode.Nlink = 0;
+            sb.Evict(inode);
+        }
+
+        var problems = new List<string>();
+        var left = sb.UsedInodes;
+        if (left != 0)
+        {
+            problems.Add($"VFS: Busy inodes after unmount of tmpfs: {left} left");
+        }
+
+        if (sb.UsedBlocks != 0)
+        {
+            problems.Add($"{sb.UsedBlocks} block(s) still charged after unmount");
+        }
+
+        if (sb.UsedIspace != 0)
+        {
+            problems.Add($"{sb.UsedIspace} bytes of inode space still charged after unmount");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join("; ", problems));
+        }
+    }
+
+    /// <summary>Forced teardown when the budget goes away: every inode is evicted, open or not.</summary>
+    internal void Shutdown()
+    {
+        using (new NamespaceWriteScope(sb.NamespaceLock))
+        {
+            sb.Unmounting = true;
+            Volatile.Write(ref unmounted, 1);
+        }
+
+        Memory.Unregister(this);
+        foreach (var inode in sb.SnapshotInodes())
+        {
+            inode.Nlink = 0;
+            sb.Evict(inode);
+        }
+    }
+
+    /// <summary>
+    /// A handle on <paramref name="inode"/> closed: the last close of an unlinked inode
+    /// evicts it, and the last handle of a detached mount finishes its unmount.
+    /// </summary>
+    internal void HandleClosed(Inode inode)
+    {
+        if (Interlocked.Decrement(ref inode.OpenCount) == 0 && inode.Nlink == 0)
+        {
+            sb.EvictIfUnused(inode);
+        }
+
+        if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached)
+        {
+            sb.Detached = false;
+            Teardown();
+        }
+    }
+
+    internal NamespaceReadScope EnterRead()
+    {
+        CheckMounted();
+        return new NamespaceReadScope(sb.NamespaceLock);
+    }
+
+    internal NamespaceWriteScope EnterWrite()
+    {
+        CheckMounted();
+        return new NamespaceWriteScope(sb.NamespaceLock);
+    }
+
+    private void CheckMounted()
+    {
+        if (sb.Unmounting)
+        {
+            TmpfsException.Throw(Errno.ENODEV, "the filesystem is unmounted");
+        }
+    }
+
+    private static Credentials Caller(Credentials? cred) => cred ?? Credentials.Root;
+
+    internal readonly struct NamespaceReadScope : IDisposable
+    {
+        private readonly ReaderWriterLockSlim rwLock;
+
+        public NamespaceReadScope(ReaderWriterLockSlim rwLock)
+        {
+            this.rwLock = rwLock;
+            rwLock.EnterReadLock();
+        }
+
+        public void Dispose() => rwLock.ExitReadLock();
+    }
+
+    internal readonly struct NamespaceWriteScope : IDisposable
+    {
+        private readonly ReaderWriterLockSlim rwLock;
+
+        public NamespaceWriteScope(ReaderWriterLockSlim rwLock)
+        {
+            this.rwLock = rwLock;
+            Debug.Assert(!rwLock.IsReadLockHeld, "namespace lock upgrade would deadlock");
+            rwLock.EnterWriteLock();
+        }
+
+        public void Dispose() => rwLock.ExitWriteLock();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace Tmpfs.Shmem;
+
+/// <summary>
+/// A directory's entries, with stable readdir offsets as the kernel's simple_offset
+/// (6.6+): each entry gets a cookie, increasing in creation order, that never moves,
+/// so a readdir that continues from a cookie neither repeats nor skips entries that
+/// stayed while others came and went. Cookies 1 and 2 are "." and "..".
+/// </summary>
+/// <remarks>Guarded by the superblock's namespace lock.</remarks>
+internal sealed class DirectoryContents
+{
+    public const long FirstCookie = 3;
+
+    private readonly Dictionary<string, DirEntry> byName = new(StringComparer.Ordinal);
+    private readonly List<DirEntry> byCookie = []; // creation order; removed entries stay as tombstones until compacted
+    private int tombstones;
+    private long nextCookie = FirstCookie;
+
+    public DirectoryContents(Inode parent)
+    {
+        Parent = parent;
+    }
+
+    /// <summary>The directory's parent (itself for the root).</summary>
+    public Inode Parent { get; set; }
+
+    public int Count => byName.Count;
+
+    public Inode? Lookup(string name) => byName.TryGetValue(name, out var e) ? e.Inode : null;
+
+    public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
+
+    public void Add(string name, Inode inode)
+    {
+        var entry = new DirEntry(name, inode, nextCookie++);
+        byName.Add(name, entry);
+        byCookie.Add(entry);
+    }
+
+    public Inode Remove(string name)
+    {
+        var found = byName.Remove(name, out var entry);
+        Debug.Assert(found && entry is not null, "removing a missing entry");
+        var at = Find(entry.Cookie);
+        Debug.Assert(at >= 0 && ReferenceEquals(byCookie[at], entry), "cookie index out of step");
+        entry.Removed = true;
+        tombstones++;
+        if (tombstones > 32 && tombstones * 2 > byCookie.Count)
+        {
+            byCookie.RemoveAll(static e => e.Removed);
+            tombstones = 0;
+        }
+
+        return entry.Inode;
+    }
+
+    /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>
+    public void Replace(string name, Inode inode) => byName[name].Inode = inode;
+
+    /// <summary>The first live entry whose cookie is at least <paramref name="cookie"/>, by position.</summary>
+    public int SeekPosition(long cookie)
+    {
+        int lo = 0, hi = byCookie.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (byCookie[mid].Cookie < cookie)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    public int PositionCount => byCookie.Count;
+
+    public DirEntry? EntryAt(int position) => byCookie[position] is { Removed: false } e ? e : null;
+
+    public IEnumerable<DirEntry> Entries => byName.Values;
+
+    private int Find(long cookie)
+    {
+        var at = SeekPosition(cookie);
+        return at < byCookie.Count && byCookie[at].Cookie == cookie ? at : -1;
+    }
+}
+
+/// <summary>A name in a directory (the kernel's dentry, minus the cache).</summary>
+internal sealed class DirEntry(string name, Inode inode, long cookie)
+{
+    public string Name { get; } = name;
+
+    public Inode Inode { get; set; } = inode;
+
+    public long Cookie { get; } = cookie;
+
+    /// <summary>Removed from the directory; kept only as a tombstone in the cookie order.</summary>
+    public bool Removed { get; set; }
+}

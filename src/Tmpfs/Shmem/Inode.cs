@@ -1,0 +1,99 @@
+using Tmpfs.Memory;
+
+namespace Tmpfs.Shmem;
+
+/// <summary>
+/// A tmpfs inode with its shmem_inode_info. Regular files own a page cache (the
+/// inode is its own address space, as inode->i_data is embedded in the kernel),
+/// directories a <see cref="DirectoryContents"/>, symlinks their target.
+/// </summary>
+/// <remarks>
+/// Locking: the Monitor of the inode object is its i_rwsem (taken by write, truncate,
+/// fallocate, setattr and SEEK_DATA; reads take it too, so a read never sees a half
+/// truncated page). Namespace fields (<see cref="Nlink"/>, directory contents) are
+/// guarded by the superblock's namespace lock. Lock order: namespace lock -> inode
+/// lock -> page lock -> mapping lock (<see cref="MappingLock"/>) -> superblock stat counters.
+/// </remarks>
+internal sealed class Inode : AddressSpace
+{
+    public const long BogoDirentSize = 20; // BOGO_DIRENT_SIZE: a directory's i_size grows by this per entry
+
+    public Inode(Superblock sb, long ino, uint generation, int mode, uint uid, uint gid, long nowNs)
+    {
+        Sb = sb;
+        Ino = ino;
+        Generation = generation;
+        Mode = mode;
+        Uid = uid;
+        Gid = gid;
+        AtimeNs = MtimeNs = CtimeNs = BtimeNs = nowNs;
+    }
+
+    public Superblock Sb { get; }
+
+    public long Ino { get; }
+
+    public uint Generation { get; }
+
+    public int Mode;
+    public uint Uid;
+    public uint Gid;
+    public uint Nlink;
+    public long Size;
+    public ulong Rdev;
+    public long AtimeNs;
+    public long MtimeNs;
+    public long CtimeNs;
+    public long BtimeNs;
+
+    /// <summary>The page cache of a regular file: index -> frame or swap entry (guarded by <see cref="MappingLock"/>).</summary>
+    public PageCacheTree Pages;
+
+    /// <summary>Pages charged to this inode (info->alloced): resident plus swapped.</summary>
+    public long Alloced;
+
+    public DirectoryContents? Dir;
+
+    /// <summary>A symlink's target as stored bytes (UTF-8 with escaped invalid bytes).</summary>
+    public string? LinkTarget;
+
+    public XattrList? Xattrs;
+
+    /// <summary>Open handles (files and directories).</summary>
+    public int OpenCount;
+
+    /// <summary>Set when the inode has been evicted: its pages are freed and it is gone from the superblock.</summary>
+    public bool Evicted;
+
+    /// <summary>The mapping lock (the xarray's xa_lock): guards <see cref="Pages"/> against reclaim.</summary>
+    public Lock MappingLock => Sb.MappingLock;
+
+    public int FileType => Mode & FileModes.TypeMask;
+
+    public bool IsDirectory => (Mode & FileModes.TypeMask) == FileModes.Directory;
+
+    public bool IsRegular => (Mode & FileModes.TypeMask) == FileModes.Regular;
+
+    public bool IsSymlink => (Mode & FileModes.TypeMask) == FileModes.Symlink;
+
+    /// <summary>Blocks in 512-byte units, as st_blocks.</summary>
+    public long Blocks => Alloced * (PageFrames.PageSize / 512);
+
+    public StatInfo ToStat() => new()
+    {
+        Ino = Ino,
+        Generation = Generation,
+        Mode = Mode,
+        Nlink = Nlink,
+        Uid = Uid,
+        Gid = Gid,
+        Rdev = Rdev,
+        Size = Size,
+        Blocks = Blocks,
+        BlockSize = PageFrames.PageSize,
+        Atime = Timespec.FromNanoseconds(AtimeNs),
+        Mtime = Timespec.FromNanoseconds(MtimeNs),
+        Ctime = Timespec.FromNanoseconds(CtimeNs),
+        Btime = Timespec.FromNanoseconds(BtimeNs),
+    };
+}

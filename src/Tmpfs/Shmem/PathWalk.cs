@@ -1,0 +1,205 @@
+using System.Text;
+
+namespace Tmpfs.Shmem;
+
+/// <summary>
+/// Path resolution (fs/namei.c): components walked from the mount's root, search
+/// permission checked on every directory passed, symlinks followed up to 40 times
+/// (ELOOP), "." and ".." (which stops at the root), trailing slashes requiring a
+/// directory. Absolute symlink targets resolve from the mount's root. Callers hold
+/// the namespace lock (read or write).
+/// </summary>
+internal static class PathWalk
+{
+    public const int NameMax = 255; // NAME_MAX, in bytes
+    public const int PathMax = 4096; // PATH_MAX, including the NUL
+    public const int MaxSymlinks = 40; // MAXSYMLINKS
+
+    /// <summary>The kind of the last component, as the kernel's LAST_NORM/LAST_DOT/LAST_DOTDOT.</summary>
+    public enum LastType
+    {
+        Normal,
+        Dot,
+        DotDot,
+        Root,
+    }
+
+    /// <summary>What a parent lookup found: the directory, the final name, and how the path ended.</summary>
+    public readonly record struct ParentResult(Inode Dir, string Name, LastType Type, bool TrailingSlash);
+
+    /// <summary>Resolves a whole path to its inode (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG).</summary>
+    public static Inode Lookup(Superblock sb, string path, Credentials cred, bool followFinal)
+    {
+        var symlinks = 0;
+        return Lookup(sb, sb.Root, path, cred, followFinal, ref symlinks);
+    }
+
+    /// <summary>
+    /// Resolves all but the last component (filename_parentat). The last name is
+    /// validated (ENAMETOOLONG) but not looked up.
+    /// </summary>
+    public static ParentResult LookupParent(Superblock sb, string path, Credentials cred)
+    {
+        var symlinks = 0;
+        return LookupParent(sb, sb.Root, path, cred, ref symlinks);
+    }
+
+    /// <summary>Checks a single name given to an engine call (EINVAL for '/' or NUL, ENAMETOOLONG past 255 bytes).</summary>
+    public static void CheckName(string name)
+    {
+        if (name.Length == 0)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "empty name");
+        }
+
+        if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+        {
+            TmpfsException.Throw(Errno.EINVAL, $"name '{name}' contains '/' or NUL");
+        }
+
+        if (name.Length > NameMax / 3 && Encoding.UTF8.GetByteCount(name) > NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "name longer than 255 bytes");
+        }
+    }
+
+    private static Inode Lookup(Superblock sb, Inode start, string path, Credentials cred, bool followFinal, ref int symlinks)
+    {
+        var parent = LookupParent(sb, start, path, cred, ref symlinks);
+        var dir = parent.Dir;
+        Inode inode;
+        switch (parent.Type)
+        {
+            case LastType.Root:
+                return dir;
+            case LastType.Dot:
+                Permission.Check(dir, AccessMode.Execute, cred);
+                return dir;
+            case LastType.DotDot:
+                Permission.Check(dir, AccessMode.Execute, cred);
+                return dir.Dir!.Parent;
+            default:
+                Permission.Check(dir, AccessMode.Execute, cred);
+                inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{parent.Name}'");
+                break;
+        }
+
+        if (inode.IsSymlink && (followFinal || parent.TrailingSlash))
+        {
+            inode = FollowLink(sb, dir, inode, cred, ref symlinks);
+        }
+
+        if (parent.TrailingSlash && !inode.IsDirectory)
+        {
+            TmpfsException.Throw(Errno.ENOTDIR, "not a directory (trailing slash)");
+        }
+
+        return inode;
+    }
+
+    private static ParentResult LookupParent(Superblock sb, Inode start, string path, Credentials cred, ref int symlinks)
+    {
+        if (path.Length == 0)
+        {
+            TmpfsException.Throw(Errno.ENOENT, "empty path");
+        }
+
+        if (Encoding.UTF8.GetByteCount(path) >= PathMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "path longer than PATH_MAX");
+        }
+
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            TmpfsException.Throw(Errno.EINVAL, "path contains NUL");
+        }
+
+        var dir = path[0] == '/' ? sb.Root : start;
+        var span = path.AsSpan();
+        var pos = 0;
+        while (true)
+        {
+            while (pos < span.Length && span[pos] == '/')
+            {
+                pos++;
+            }
+
+            if (pos >= span.Length)
+            {
+                // Only slashes: the path names the starting directory itself.
+                return new ParentResult(dir, ".", LastType.Root, true);
+            }
+
+            var end = span[pos..].IndexOf('/');
+            var nameEnd = end < 0 ? span.Length : pos + end;
+            var next = nameEnd;
+            while (next < span.Length && span[next] == '/')
+            {
+                next++;
+            }
+
+            var component = span[pos..nameEnd];
+            var isLast = next >= span.Length;
+            if (component.Length > NameMax / 3 && Encoding.UTF8.GetByteCount(component) > NameMax)
+            {
+                TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+            }
+
+            if (isLast)
+            {
+                var trailing = nameEnd < span.Length;
+                var type = component switch
+                {
+                    "." => LastType.Dot,
+                    ".." => LastType.DotDot,
+                    _ => LastType.Normal,
+                };
+                return new ParentResult(dir, component.ToString(), type, trailing);
+            }
+
+            // An intermediate component: must be a searchable directory.
+            Permission.Check(dir, AccessMode.Execute, cred);
+            Inode child;
+            if (component is ".")
+            {
+                child = dir;
+            }
+            else if (component is "..")
+            {
+                child = dir.Dir!.Parent;
+            }
+            else
+            {
+                child = dir.Dir!.Lookup(component.ToString()) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{component}'");
+                if (child.IsSymlink)
+                {
+                    child = FollowLink(sb, dir, child, cred, ref symlinks);
+                }
+            }
+
+            if (!child.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.ENOTDIR, $"not a directory: '{component}'");
+            }
+
+            dir = child;
+            pos = next;
+        }
+    }
+
+    private static Inode FollowLink(Superblock sb, Inode dir, Inode link, Credentials cred, ref int symlinks)
+    {
+        while (link.IsSymlink)
+        {
+            if (++symlinks > MaxSymlinks)
+            {
+                TmpfsException.Throw(Errno.ELOOP, "too many levels of symbolic links");
+            }
+
+            var target = link.LinkTarget!;
+            link = Lookup(sb, dir, target, cred, followFinal: true, ref symlinks);
+        }
+
+        return link;
+    }
+}

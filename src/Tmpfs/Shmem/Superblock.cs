@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using Tmpfs.Memory;
+
+namespace Tmpfs.Shmem;
+
+/// <summary>
+/// One mounted tmpfs (struct super_block with shmem_sb_info): its limits, its inodes,
+/// the accounting of blocks and inode space, and unmount.
+/// </summary>
+/// <remarks>
+/// Locks, outermost first: <see cref="NamespaceLock"/> (directory contents, link counts,
+/// rename: the kernel's i_rwsem of directories plus s_vfs_rename_mutex, one per mount)
+/// -> an inode's lock (its Monitor: i_rwsem of a file) -> page lock -> <see cref="MappingLock"/>
+/// -> <see cref="statLock"/> (stat_lock: ispace, next_ino, the inode set).
+/// Block usage is an atomic counter, as the kernel's percpu used_blocks.
+/// </remarks>
+internal sealed class Superblock
+{
+    public const long BogoInodeSize = 1024; // BOGO_INODE_SIZE: ispace charged per inode and per extra link
+    public const long XattrOverhead = 40; // sizeof(struct simple_xattr) on 64-bit, charged with each xattr
+
+    private readonly Lock statLock = new();
+    private readonly Dictionary<long, Inode> inodes = [];
+    private long nextIno = 1;
+    private long usedBlocks;
+    private long freeIspace;
+
+    public Superblock(MemoryManager memory, long maxBlocks, long maxInodes, bool noSwap)
+    {
+        Memory = memory;
+        MaxBlocks = maxBlocks;
+        MaxInodes = maxInodes;
+        freeIspace = maxInodes * BogoInodeSize;
+        NoSwap = noSwap;
+    }
+
+    public MemoryManager Memory { get; }
+
+    public PageFrames Frames => Memory.Frames;
+
+    /// <summary>Guards directory contents, link counts and rename (see the class remarks).</summary>
+    public ReaderWriterLockSlim NamespaceLock { get; } = new(LockRecursionPolicy.NoRecursion);
+
+    /// <summary>The xa_lock of every mapping of this mount: page cache entries change under it.</summary>
+    public Lock MappingLock { get; } = new();
+
+    /// <summary>size= in pages; 0 = unlimited.</summary>
+    public long MaxBlocks { get; private set; }
+
+    /// <summary>nr_inodes=; 0 = unlimited.</summary>
+    public long MaxInodes { get; private set; }
+
+    public bool NoSwap { get; }
+
+    public Inode Root { get; set; } = null!;
+
+    public long UsedBlocks => Volatile.Read(ref usedBlocks);
+
+    /// <summary>Inodes in use (root included), as statfs reports f_files - f_ffree.</summary>
+    public long UsedInodes
+    {
+        get
+        {
+            lock (statLock)
+            {
+                return inodes.Count;
+            }
+        }
+    }
+
+    public long FreeIspace
+    {
+        get
+        {
+            lock (statLock)
+            {
+                return freeIspace;
+            }
+        }
+    }
+
+    /// <summary>Open handles on this mount (files and directories).</summary>
+    public int OpenHandles;
+
+    /// <summary>Set once unmount has begun: new operations are refused.</summary>
+    public volatile bool Unmounting;
+
+    /// <summary>Set by a detached (lazy) unmount: teardown runs at the last close.</summary>
+    public volatile bool Detached;
+
+    public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
+
+    /// <summary>shmem_get_inode + shmem_reserve_inode: a new inode charged to ispace, or ENOSPC.</summary>
+    public Inode NewInode(int mode, uint uid, uint gid, ulong rdev = 0)
+    {
+        long ino;
+        lock (statLock)
+        {
+            if (MaxInodes != 0)
+            {
+                if (freeIspace < BogoInodeSize)
+                {
+                    TmpfsException.Throw(Errno.ENOSPC, "no inodes left (nr_inodes)");
+                }
+
+                freeIspace -= BogoInodeSize;
+            }
+
+            ino = nextIno++;
+        }
+
+        var inode = new Inode(this, ino, (uint)Random.Shared.Next(), mode, uid, gid, NowNs()) { Rdev = rdev };
+        if (inode.IsDirectory)
+        {
+            inode.Dir = new DirectoryContents(inode);
+            inode.Size = 2 * Inode.BogoDirentSize;
+            inode.Nlink = 2;
+        }
+        else
+        {
+            inode.Nlink = 1;
+        }
+
+        lock (statLock)
+        {
+            inodes.Add(ino, inode);
+        }
+
+        return inode;
+    }
+
+    /// <summary>shmem_reserve_inode for an extra hard link: links cost ispace too.</summary>
+    public void ReserveLink()
+    {
+        lock (statLock)
+        {
+            if (MaxInodes != 0)
+            {
+                if (freeIspace < BogoInodeSize)
+                {
+                    TmpfsException.Throw(Errno.ENOSPC, "no inode space left for a link (nr_inodes)");
+                }
+
+                freeIspace -= BogoInodeSize;
+            }
+        }
+    }
+
+    /// <summary>shmem_free_inode: returns ispace of an inode or a link.</summary>
+    public void ReturnIspace(long amount)
+    {
+        lock (statLock)
+        {
+            if (MaxInodes != 0)
+            {
+                freeIspace += amount;
+            }
+        }
+    }
+
+    /// <summary>Charges ispace for xattr bytes (shmem_xattr_handler_set); false when none is left.</summary>
+    public bool TryChargeIspace(long amount)
+    {
+        lock (statLock)
+        {
+            if (MaxInodes == 0)
+            {
+                return true;
+            }
+
+            if (freeIspace < amount)
+            {
+                return false;
+            }
+
+            freeIspace -= amount;
+            return true;
+        }
+    }
+
+    public Inode? FindInode(long ino)
+    {
+        lock (statLock)
+        {
+            return inodes.GetValueOrDefault(ino);
+        }
+    }
+
+    /// <summary>shmem_inode_acct_blocks: charges pages against size=, or ENOSPC.</summary>
+    public bool TryChargeBlocks(long pages)
+    {
+        if (MaxBlocks == 0)
+        {
+            Interlocked.Add(ref usedBlocks, pages);
+            return true;
+        }
+
+        var used = Volatile.Read(ref usedBlocks);
+        while (true)
+        {
+            if (used + pages > MaxBlocks)
+            {
+                return false;
+            }
+
+            var seen = Interlocked.CompareExchange(ref usedBlocks, used + pages, used);
+            if (seen == used)
+            {
+                return true;
+            }
+
+            used = seen;
+        }
+    }
+
+    public void UnchargeBlocks(long pages)
+    {
+        var now = Interlocked.Add(ref usedBlocks, -pages);
+        Debug.Assert(now >= 0, "used blocks went negative");
+    }
+
+    /// <summary>
+    /// shmem_evict_inode: the last link and the last open handle are gone. Frees every
+    /// page (each locked first, so no reclaim of this mapping is in flight) and the ispace.
+    /// </summary>
+    public void Evict(Inode inode)
+    {
+        lock (inode)
+        {
+            if (inode.Evicted)
+            {
+                return;
+            }
+
+            Debug.Assert(inode.Nlink == 0 || Unmounting, "evicting a linked inode");
+            inode.Evicted = true;
+            if (inode.IsRegular)
+            {
+                PageCache.TruncatePages(inode, 0);
+            }
+            else if (inode.IsSymlink && inode.Alloced > 0)
+            {
+                UnchargeBlocks(inode.Alloced);
+                Memory.UnchargeShmem(inode.Alloced);
+                inode.Alloced = 0;
+            }
+
+            if (inode.Xattrs is { } x)
+            {
+                ReturnIspace(x.ChargedIspace);
+                inode.Xattrs = null;
+            }
+        }
+
+        lock (statLock)
+        {
+            inodes.Remove(inode.Ino);
+            if (MaxInodes != 0)
+            {
+                freeIspace += BogoInodeSize;
+            }
+        }
+    }
+
+    /// <summary>iput's last step: evicts an inode when no name and no handle keeps it.</summary>
+    public void EvictIfUnused(Inode inode)
+    {
+        // The unlinker stores Nlink then loads OpenCount; the closer the reverse. A full
+        // fence on both sides means at least one of them sees both at zero.
+        Interlocked.MemoryBarrier();
+        if (inode.Nlink == 0 && Volatile.Read(ref inode.OpenCount) == 0)
+        {
+            Evict(inode);
+        }
+    }
+
+    /// <summary>Every inode still registered: used by unmount's teardown and its invariant check.</summary>
+    public List<Inode> SnapshotInodes()
+    {
+        lock (statLock)
+        {
+            return [.. inodes.Values];
+        }
+    }
+
+    /// <summary>shmem_reconfigure's size and nr_inodes change, after the options layer validated it.</summary>
+    public void SetLimits(long maxBlocks, long maxInodes)
+    {
+        lock (statLock)
+        {
+            var usedIspace = (MaxInodes * BogoInodeSize) - freeIspace;
+            MaxBlocks = maxBlocks;
+            MaxInodes = maxInodes;
+            freeIspace = (maxInodes * BogoInodeSize) - (maxInodes == 0 ? 0 : usedIspace);
+        }
+    }
+
+    /// <summary>Inode space in use (inodes, extra links, xattrs), in bytes of ispace.</summary>
+    public long UsedIspace
+    {
+        get
+        {
+            lock (statLock)
+            {
+                return MaxInodes == 0 ? 0 : (MaxInodes * BogoInodeSize) - freeIspace;
+            }
+        }
+    }
+}
