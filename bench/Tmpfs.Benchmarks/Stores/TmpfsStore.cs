@@ -28,18 +28,18 @@ internal sealed class TmpfsStore : IStore, INativeMemory
 
     public long NativeBytes => _memory.ReservedBytes;
 
-    public void CreateDirectory(string path) => _fs.Mkdir(path, 0o755);
+    public void CreateDirectory(string path) => _fs.Mkdir(path, 0x1ED /* 0755 */);
 
     public void DeleteDirectory(string path) => _fs.Rmdir(path);
 
     public IStoreFile Create(string path) =>
-        new File(_fs.Open(path, OpenFlags.Create | OpenFlags.Truncate | OpenFlags.ReadWrite, 0o644));
+        new File(_fs.Open(path, OpenFlags.Create | OpenFlags.Truncate | OpenFlags.ReadWrite, 0x1A4 /* 0644 */));
 
     public IStoreFile Open(string path, bool write) =>
         new File(_fs.Open(path, write ? OpenFlags.ReadWrite : OpenFlags.ReadOnly, 0));
 
     public void CreateEmpty(string path) =>
-        _fs.Open(path, OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.WriteOnly, 0o644).Dispose();
+        _fs.Open(path, OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.WriteOnly, 0x1A4 /* 0644 */).Dispose();
 
     public long GetLength(string path) => _fs.Stat(path).Size;
 
