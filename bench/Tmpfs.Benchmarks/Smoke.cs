@@ -9,12 +9,27 @@ namespace Tmpfs.Benchmarks;
 /// <summary>
 /// A quick check without BenchmarkDotNet: each benchmark method run twice per peer in this
 /// process (the second run timed), with the same setup and cleanup attributes honoured.
-/// Arguments: optional substrings of "Class.Method" and peer names to select.
+/// Arguments: optional substrings of "Class.Method" and peer names to select, and
+/// "--passes N" to run each method N times (the last timed), e.g. under a profiler.
 /// </summary>
 internal static class Smoke
 {
-    public static int Run(string[] filters)
+    public static int Run(string[] args)
     {
+        var passes = 2;
+        var filters = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--passes" && i + 1 < args.Length)
+            {
+                passes = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                filters.Add(args[i]);
+            }
+        }
+
         var peers = Enum.GetValues<Peer>().Where(p => !filters.Any(f => Enum.TryParse<Peer>(f, out _)) || filters.Contains(p.ToString())).ToList();
         var names = filters.Where(f => !Enum.TryParse<Peer>(f, out _)).ToList();
         var types = typeof(Smoke).Assembly.GetTypes().Where(t => !t.IsAbstract && t.IsPublic && t.GetMethods().Any(m => m.GetCustomAttribute<BenchmarkAttribute>() != null));
@@ -33,7 +48,7 @@ internal static class Smoke
                     Console.Write($"{key,-30} {peer,-12} ");
                     try
                     {
-                        Console.WriteLine(RunOne(type, method, peer));
+                        Console.WriteLine(RunOne(type, method, peer, passes));
                     }
                     catch (Exception e) when (e is TargetInvocationException or NotSupportedException)
                     {
@@ -46,7 +61,7 @@ internal static class Smoke
         return 0;
     }
 
-    private static string RunOne(Type type, MethodInfo method, Peer peer)
+    private static string RunOne(Type type, MethodInfo method, Peer peer, int passes)
     {
         var instance = Activator.CreateInstance(type)!;
         type.GetProperty("Peer")!.SetValue(instance, peer);
@@ -55,7 +70,7 @@ internal static class Smoke
         try
         {
             double seconds = 0;
-            for (var pass = 0; pass < 2; pass++)
+            for (var pass = 0; pass < passes; pass++)
             {
                 Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
                 var sw = Stopwatch.StartNew();

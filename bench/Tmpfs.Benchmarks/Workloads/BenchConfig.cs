@@ -1,10 +1,28 @@
+using System.Collections.Immutable;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Order;
+using BenchmarkDotNet.Running;
 
 namespace Tmpfs.Benchmarks.Workloads;
+
+/// <summary>
+/// Runs all peers of one method back to back (method by method, not peer by peer), so that
+/// the side-by-side figures are taken as close together in time as possible on a noisy machine.
+/// </summary>
+internal sealed class PeersTogetherOrderer() : DefaultOrderer(SummaryOrderPolicy.Declared, MethodOrderPolicy.Declared)
+{
+    public override IEnumerable<BenchmarkCase> GetExecutionOrder(
+        ImmutableArray<BenchmarkCase> benchmarksCase,
+        IEnumerable<BenchmarkLogicalGroupRule>? order = null) =>
+        base.GetExecutionOrder(benchmarksCase, order)
+            .Select((c, i) => (c, i))
+            .GroupBy(x => x.c.Descriptor.WorkloadMethod.Name)
+            .OrderBy(g => g.Min(x => x.i))
+            .SelectMany(g => g.Select(x => x.c));
+}
 
 /// <summary>
 /// One short job for every workload: one launch, one warm-up, five measured iterations, one
@@ -24,7 +42,7 @@ internal sealed class BenchConfig : ManualConfig
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumn(StatisticColumn.Median, StatisticColumn.Min, StatisticColumn.Max);
         AddColumnProvider(DefaultColumnProviders.Instance);
-        WithOrderer(new DefaultOrderer(SummaryOrderPolicy.Declared, MethodOrderPolicy.Declared));
+        WithOrderer(new PeersTogetherOrderer());
         WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
     }
 }

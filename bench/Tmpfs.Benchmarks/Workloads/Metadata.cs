@@ -8,6 +8,8 @@ namespace Tmpfs.Benchmarks.Workloads;
 /// One invocation = all 100,000 files; BenchmarkDotNet reports the time per file.
 /// </summary>
 [Config(typeof(BenchConfig))]
+[WarmupCount(3)]
+[IterationCount(9)]
 public class Metadata
 {
     private const int Files = 100_000;

@@ -9,6 +9,8 @@ namespace Tmpfs.Benchmarks.Workloads;
 /// BenchmarkDotNet reports the time per operation.
 /// </summary>
 [Config(typeof(BenchConfig))]
+[WarmupCount(3)]
+[IterationCount(9)]
 public class RandomIo
 {
     private const int Ops = 262_144;

@@ -9,6 +9,8 @@ namespace Tmpfs.Benchmarks.Workloads;
 /// reports the time per file.
 /// </summary>
 [Config(typeof(BenchConfig))]
+[WarmupCount(3)]
+[IterationCount(9)]
 public class SmallFiles
 {
     private const int Files = 20_000;
