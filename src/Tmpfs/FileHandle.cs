@@ -34,12 +34,14 @@ public sealed class FileHandle : IDisposable
 
     internal Inode Inode { get; }
 
+    internal bool IsClosed => Volatile.Read(ref closed) != 0;
+
     /// <summary>An O_TMPFILE handle opened without O_EXCL may be linked into the namespace.</summary>
     internal bool IsTmpfileLinkable { get; init; }
 
-    private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.WriteOnly;
+    private bool CanRead => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.ReadOnly or OpenFlags.ReadWrite;
 
-    private bool CanWrite => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) != OpenFlags.ReadOnly;
+    private bool CanWrite => (Flags & OpenFlags.Path) == 0 && (Flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite;
 
     /// <summary>pread(2): bytes read, 0 at or past the end of the file.</summary>
     public int Read(Span<byte> buffer, long offset)
@@ -50,11 +52,7 @@ public sealed class FileHandle : IDisposable
             TmpfsException.Throw(Errno.EBADF, "not open for reading");
         }
 
-        if (offset < 0)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "negative offset");
-        }
-
+        CheckRange(offset, buffer.Length);
         CheckRegular();
         lock (Inode)
         {
@@ -89,11 +87,7 @@ public sealed class FileHandle : IDisposable
             TmpfsException.Throw(Errno.EBADF, "not open for writing");
         }
 
-        if (offset < 0)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "negative offset");
-        }
-
+        CheckRange(offset, buffer.Length);
         CheckRegular();
         lock (Inode)
         {
@@ -147,24 +141,27 @@ public sealed class FileHandle : IDisposable
     public void Fallocate(FallocateMode mode, long offset, long length)
     {
         CheckOpen();
-        if ((mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
-        {
-            TmpfsException.Throw(Errno.EOPNOTSUPP, "unsupported fallocate mode");
-        }
 
+        // vfs_fallocate's order: range, the mode's shape, FMODE_WRITE, the file type, the size
+        // limit; only then does shmem_fallocate refuse the modes tmpfs lacks (kernel 6.18).
         if (offset < 0 || length <= 0)
         {
             TmpfsException.Throw(Errno.EINVAL, "bad offset or length");
         }
 
-        if ((mode & FallocateMode.PunchHole) != 0 && (mode & FallocateMode.KeepSize) == 0)
+        if (!IsValidVfsMode((int)mode))
         {
-            TmpfsException.Throw(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "invalid fallocate mode");
         }
 
         if (!CanWrite)
         {
             TmpfsException.Throw(Errno.EBADF, "not open for writing");
+        }
+
+        if ((Inode.Mode & FileModes.TypeMask) == FileModes.Fifo)
+        {
+            TmpfsException.Throw(Errno.ESPIPE, "fallocate on a pipe");
         }
 
         if (Inode.IsDirectory)
@@ -180,6 +177,11 @@ public sealed class FileHandle : IDisposable
         if (offset > PageCache.MaxFileSize - length)
         {
             TmpfsException.Throw(Errno.EFBIG, "beyond the maximum file size");
+        }
+
+        if ((mode & ~(FallocateMode.KeepSize | FallocateMode.PunchHole)) != 0)
+        {
+            TmpfsException.Throw(Errno.EOPNOTSUPP, "unsupported fallocate mode");
         }
 
         lock (Inode)
@@ -276,6 +278,37 @@ public sealed class FileHandle : IDisposable
         }
 
         fs.HandleClosed(Inode);
+    }
+
+    /// <summary>
+    /// vfs_fallocate's mode check: known bits only, one operation of FALLOC_FL_MODE_MASK,
+    /// PUNCH_HOLE with KEEP_SIZE, COLLAPSE/INSERT/WRITE_ZEROES without it.
+    /// </summary>
+    private static bool IsValidVfsMode(int mode)
+    {
+        const int keepSize = 0x01, punchHole = 0x02, collapse = 0x08, zero = 0x10, insert = 0x20, unshare = 0x40, writeZeroes = 0x80;
+        const int modeMask = punchHole | collapse | zero | insert | unshare | writeZeroes;
+        if ((mode & ~(modeMask | keepSize)) != 0)
+        {
+            return false;
+        }
+
+        return (mode & modeMask) switch
+        {
+            0 or unshare or zero => true,
+            punchHole => (mode & keepSize) != 0,
+            collapse or insert or writeZeroes => (mode & keepSize) == 0,
+            _ => false,
+        };
+    }
+
+    /// <summary>rw_verify_area: a negative offset, or one whose end passes LLONG_MAX, is EINVAL.</summary>
+    private static void CheckRange(long offset, int count)
+    {
+        if (offset < 0 || offset > long.MaxValue - count)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "offset negative or offset + count past LLONG_MAX");
+        }
     }
 
     private void CheckOpen()

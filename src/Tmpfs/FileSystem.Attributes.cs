@@ -14,8 +14,16 @@ public sealed partial class FileSystem
         InodeAttributes.Chown(Resolve(path, cred, follow), uid, gid, Caller(cred));
 
     /// <summary>utimensat(2) with <see cref="Timespec.Now"/> and <see cref="Timespec.Omit"/>.</summary>
-    public void Utimens(string path, Timespec atime, Timespec mtime, Credentials? cred = null, bool follow = true) =>
+    public void Utimens(string path, Timespec atime, Timespec mtime, Credentials? cred = null, bool follow = true)
+    {
+        // utimensat: with both times UTIME_OMIT there is nothing to do, and the path is not even looked up.
+        if (atime.IsOmit && mtime.IsOmit)
+        {
+            return;
+        }
+
         InodeAttributes.Utimens(Resolve(path, cred, follow), atime, mtime, Caller(cred));
+    }
 
     /// <summary>truncate(2): needs write permission on the file.</summary>
     public void Truncate(string path, long size, Credentials? cred = null)

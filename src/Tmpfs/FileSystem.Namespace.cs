@@ -39,12 +39,7 @@ public sealed partial class FileSystem
                 break;
             case FileModes.CharDevice:
             case FileModes.BlockDevice:
-                if (!c.IsRoot)
-                {
-                    TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
-                }
-
-                break;
+                break; // CAP_MKNOD is checked by vfs_mknod, after the lookup and may_create
             case FileModes.Directory:
                 TmpfsException.Throw(Errno.EPERM, "mknod cannot make a directory");
                 break;
@@ -56,8 +51,13 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var (dir, name) = PrepareCreate(path, c, allowTrailingSlash: false);
-            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var isDevice = type is FileModes.CharDevice or FileModes.BlockDevice;
+            if (isDevice && !c.IsRoot)
+            {
+                TmpfsException.Throw(Errno.EPERM, "mknod of a device needs CAP_MKNOD");
+            }
+
+            var (m, uid, gid) = Permission.InitOwner(dir, type | (mode & FileModes.PermissionMask), c);
             var inode = sb.NewInode(m, uid, gid, isDevice ? rdev : 0);
             AddEntry(dir, name, inode);
             return inode.ToStat();
@@ -87,18 +87,26 @@ public sealed partial class FileSystem
             inode.LinkTarget = target;
             inode.Size = length;
 
-            // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a page.
+            // shmem_symlink: targets longer than SHORT_SYMLINK_LEN (128 with the NUL) take a
+            // page: page 0 of the link's own page cache, charged and freed as a file's page.
             if (length + 1 > 128)
             {
-                if (!sb.TryChargeBlocks(1))
+                try
+                {
+                    lock (inode)
+                    {
+                        var pfn = PageCache.GetPage(inode, 0);
+                        System.Text.Encoding.UTF8.GetBytes(target, sb.Frames.GetSpan(pfn));
+                        sb.Frames.SetFlag(pfn, Tmpfs.Memory.PageFlags.Uptodate | Tmpfs.Memory.PageFlags.Dirty);
+                        sb.Frames.PutPage(pfn);
+                    }
+                }
+                catch (TmpfsException)
                 {
                     inode.Nlink = 0;
                     sb.Evict(inode);
-                    TmpfsException.Throw(Errno.ENOSPC, "no space for the symlink target");
+                    throw;
                 }
-
-                inode.Alloced = 1;
-                Memory.ChargeShmem(1);
             }
 
             AddEntry(dir, name, inode);
@@ -145,6 +153,11 @@ public sealed partial class FileSystem
         using (EnterWrite())
         {
             var inode = handle.Inode;
+            if (handle.IsClosed)
+            {
+                TmpfsException.Throw(Errno.EBADF, "the handle is closed");
+            }
+
             if (inode.Nlink == 0 && !handle.IsTmpfileLinkable)
             {
                 TmpfsException.Throw(Errno.ENOENT, "the file has been unlinked");
@@ -316,6 +329,13 @@ public sealed partial class FileSystem
 
         lock (inode)
         {
+            // A close racing linkat may have evicted an unlinked file since the checks above;
+            // eviction rechecks nlink under this lock, so one of the two wins cleanly.
+            if (inode.Evicted)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the file has been freed");
+            }
+
             inode.Nlink++;
             inode.CtimeNs = sb.NowNs();
         }

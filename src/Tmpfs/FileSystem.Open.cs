@@ -18,12 +18,8 @@ public sealed partial class FileSystem
             return OpenTmpfile(path, flags, mode, c);
         }
 
-        var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode == OpenFlags.AccessModeMask)
-        {
-            TmpfsException.Throw(Errno.EINVAL, "bad access mode");
-        }
-
+        // Access mode 3 (O_WRONLY|O_RDWR) is Linux's ioctl-only open: it needs read and write
+        // permission but allows neither reading nor writing.
         Inode inode;
         var created = false;
         if ((flags & OpenFlags.Create) != 0)
@@ -55,13 +51,8 @@ public sealed partial class FileSystem
             var parent = PathWalk.LookupParent(sb, path, c);
             if (parent.Type != PathWalk.LastType.Normal || parent.TrailingSlash)
             {
-                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR.
-                if (parent.Type == PathWalk.LastType.Normal && (flags & OpenFlags.Exclusive) == 0 &&
-                    parent.Dir.Dir!.Lookup(parent.Name) is { IsDirectory: true } existingDir)
-                {
-                    return (existingDir, false);
-                }
-
+                // open_last_lookups: O_CREAT of "dir/", ".", ".." or the root is EISDIR, also
+                // when "dir" exists and O_EXCL is absent (kernel 6.18).
                 TmpfsException.Throw(Errno.EISDIR, "O_CREAT on a directory");
             }
 
@@ -118,9 +109,10 @@ public sealed partial class FileSystem
     private FileHandle OpenTmpfile(string path, OpenFlags flags, int mode, Credentials c)
     {
         var accessMode = flags & OpenFlags.AccessModeMask;
-        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite))
+        if (accessMode is not (OpenFlags.WriteOnly or OpenFlags.ReadWrite) || (flags & OpenFlags.Create) != 0)
         {
-            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access");
+            // build_open_flags: O_TMPFILE needs write access and excludes O_CREAT.
+            TmpfsException.Throw(Errno.EINVAL, "O_TMPFILE needs write access and no O_CREAT");
         }
 
         using (EnterWrite())
@@ -156,7 +148,8 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.ENOTDIR, "not a directory");
         }
 
-        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0 && accessMode != OpenFlags.ReadOnly))
+        // do_open: O_TRUNC asks for MAY_WRITE, so a directory opened O_RDONLY|O_TRUNC is EISDIR too.
+        if (inode.IsDirectory && (accessMode != OpenFlags.ReadOnly || (flags & OpenFlags.Truncate) != 0))
         {
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
@@ -170,12 +163,12 @@ public sealed partial class FileSystem
         if (!created)
         {
             var want = AccessMode.Exists;
-            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite)
+            if (accessMode is OpenFlags.ReadOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask)
             {
                 want |= AccessMode.Read;
             }
 
-            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite || (flags & OpenFlags.Truncate) != 0)
+            if (accessMode is OpenFlags.WriteOnly or OpenFlags.ReadWrite or OpenFlags.AccessModeMask || (flags & OpenFlags.Truncate) != 0)
             {
                 want |= AccessMode.Write;
             }

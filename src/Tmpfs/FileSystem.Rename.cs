@@ -18,10 +18,9 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EINVAL, "bad rename flags");
         }
 
-        if ((flags & RenameFlags.Whiteout) != 0)
+        if ((flags & RenameFlags.Whiteout) != 0 && (flags & RenameFlags.Exchange) != 0)
         {
-            // RENAME_WHITEOUT needs CAP_MKNOD and serves overlayfs; with EXCHANGE it is EINVAL.
-            TmpfsException.Throw((flags & RenameFlags.Exchange) != 0 ? Errno.EINVAL : Errno.EPERM, "RENAME_WHITEOUT is not supported");
+            TmpfsException.Throw(Errno.EINVAL, "RENAME_WHITEOUT with RENAME_EXCHANGE");
         }
 
         var exchange = (flags & RenameFlags.Exchange) != 0;
@@ -133,6 +132,15 @@ public sealed partial class FileSystem
                 return;
             }
 
+            // shmem_whiteout: RENAME_WHITEOUT leaves a character device 0:0 of mode 0 at the old
+            // name (any caller, kernel 6.18). Made first, so ENOSPC changes nothing.
+            Inode? whiteout = null;
+            if ((flags & RenameFlags.Whiteout) != 0)
+            {
+                var (m, uid, gid) = Permission.InitOwner(oldDir, FileModes.CharDevice, c);
+                whiteout = sb.NewInode(m, uid, gid, 0);
+            }
+
             if (target is not null)
             {
                 RemoveEntry(newDir, to.Name, target);
@@ -140,6 +148,12 @@ public sealed partial class FileSystem
 
             oldDir.Dir.Remove(from.Name);
             oldDir.Size -= Inode.BogoDirentSize;
+            if (whiteout is not null)
+            {
+                oldDir.Dir.Add(from.Name, whiteout);
+                oldDir.Size += Inode.BogoDirentSize;
+            }
+
             newDir.Dir.Add(to.Name, source);
             newDir.Size += Inode.BogoDirentSize;
             if (source.IsDirectory && !ReferenceEquals(oldDir, newDir))

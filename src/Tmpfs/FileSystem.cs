@@ -41,6 +41,12 @@ public sealed partial class FileSystem
     /// <summary>Bytes of pages charged to this mount.</summary>
     public long UsedBytes => sb.UsedBlocks * PageFrames.PageSize;
 
+    /// <summary>Bytes of this mount's file pages resident in memory.</summary>
+    public long ResidentBytes => (sb.UsedBlocks - Volatile.Read(ref sb.SwappedPages)) * PageFrames.PageSize;
+
+    /// <summary>Bytes of this mount's file pages out on swap.</summary>
+    public long SwappedBytes => Volatile.Read(ref sb.SwappedPages) * PageFrames.PageSize;
+
     /// <summary>Inodes alive on this mount, the root included.</summary>
     public long UsedInodes => sb.UsedInodes;
 
@@ -118,8 +124,12 @@ public sealed partial class FileSystem
     /// </summary>
     public void Unmount(bool detach = false)
     {
-        bool teardownNow;
-        using (EnterWrite())
+        if (sb.Unmounting)
+        {
+            TmpfsException.Throw(Errno.EINVAL, "not mounted");
+        }
+
+        using (new NamespaceWriteScope(sb.NamespaceLock))
         {
             if (sb.Unmounting)
             {
@@ -135,11 +145,15 @@ public sealed partial class FileSystem
             sb.Unmounting = true;
             Volatile.Write(ref unmounted, 1);
             sb.Detached = open > 0;
-            teardownNow = open == 0;
         }
 
         Memory.Unregister(this);
-        if (teardownNow)
+
+        // No handle can be opened any more, so the count only falls. The last close reads
+        // Detached after its decrement; we read the count after writing Detached: with a
+        // full fence on both sides one of us sees the other, and the claim lets one tear down.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref sb.OpenHandles) == 0 && sb.ClaimTeardown())
         {
             Teardown();
         }
@@ -152,7 +166,17 @@ public sealed partial class FileSystem
     {
         foreach (var inode in sb.SnapshotInodes())
         {
-            inode.Nlink = 0;
+            lock (inode)
+            {
+                // Names die with the mount: each extra hard link gives back its ispace, as unlink would.
+                if (!inode.IsDirectory && inode.Nlink > 1)
+                {
+                    sb.ReturnIspace((inode.Nlink - 1) * Superblock.BogoInodeSize);
+                }
+
+                inode.Nlink = 0;
+            }
+
             sb.Evict(inode);
         }
 
@@ -173,8 +197,33 @@ public sealed partial class FileSystem
             problems.Add($"{sb.UsedIspace} bytes of inode space still charged after unmount");
         }
 
+        var owned = Fsck.FramesOwnedBy(sb);
+        if (owned != 0)
+        {
+            problems.Add($"{owned} frame(s) still owned by an inode of the mount after unmount");
+        }
+
+        var listed = 0;
+        long swapped = 0;
+        foreach (var inode in Memory.Swaplist.Snapshot())
+        {
+            if (ReferenceEquals(inode.Sb, sb))
+            {
+                listed++;
+                swapped += Volatile.Read(ref inode.Swapped);
+            }
+        }
+
+        if (listed != 0)
+        {
+            problems.Add($"{listed} inode(s) of the mount still on the swaplist after unmount ({swapped} page(s) swapped)");
+        }
+
+        Memory.Forget(sb);
+
         if (problems.Count > 0)
         {
+            Interlocked.Add(ref Memory.Stat.InvariantViolations, problems.Count);
             throw new InvalidOperationException(string.Join("; ", problems));
         }
     }
@@ -189,11 +238,18 @@ public sealed partial class FileSystem
         }
 
         Memory.Unregister(this);
+        if (!sb.ClaimTeardown())
+        {
+            return; // an unmount already tore it down, or is doing so
+        }
+
         foreach (var inode in sb.SnapshotInodes())
         {
             inode.Nlink = 0;
             sb.Evict(inode);
         }
+
+        Memory.Forget(sb);
     }
 
     /// <summary>
@@ -207,23 +263,39 @@ public sealed partial class FileSystem
             sb.EvictIfUnused(inode);
         }
 
-        if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached)
+        if (Interlocked.Decrement(ref sb.OpenHandles) == 0 && sb.Detached && sb.ClaimTeardown())
         {
-            sb.Detached = false;
             Teardown();
         }
     }
 
+    // The mounted check is made again once the lock is held: unmount sets Unmounting under
+    // the write lock, so a call that checked before and then waited for the lock must not
+    // go on to work in a mount that is being torn down.
     internal NamespaceReadScope EnterRead()
     {
         CheckMounted();
-        return new NamespaceReadScope(sb.NamespaceLock);
+        var scope = new NamespaceReadScope(sb.NamespaceLock);
+        if (sb.Unmounting)
+        {
+            scope.Dispose();
+            CheckMounted();
+        }
+
+        return scope;
     }
 
     internal NamespaceWriteScope EnterWrite()
     {
         CheckMounted();
-        return new NamespaceWriteScope(sb.NamespaceLock);
+        var scope = new NamespaceWriteScope(sb.NamespaceLock);
+        if (sb.Unmounting)
+        {
+            scope.Dispose();
+            CheckMounted();
+        }
+
+        return scope;
     }
 
     private void CheckMounted()

@@ -7,17 +7,24 @@ namespace Tmpfs;
 /// The RAM budget that any number of mounts share: the page frames, and the counters
 /// /proc/meminfo would show for them. Dispose it after every mount is unmounted.
 /// </summary>
-public sealed class MemoryManager : IDisposable
+public sealed partial class MemoryManager : IDisposable
 {
     private readonly Lock mountsLock = new();
     private readonly List<FileSystem> mounts = [];
+    private readonly List<Superblock> superblocks = []; // mounted or detached, until their teardown ends
     private long shmemPages;
+
+    private readonly Lock swapoffLock = new();
 
     /// <summary>Creates a budget of <paramref name="budgetBytes"/> (rounded down to pages).</summary>
     public MemoryManager(long budgetBytes, TimeProvider? timeProvider = null)
     {
         Frames = new PageFrames(budgetBytes);
         Time = timeProvider ?? TimeProvider.System;
+        Lru = new LruLists(Frames);
+        Swap = new SwapSpace(Frames);
+        Reclaim = new Reclaim(Frames, Lru, Swap, Stat);
+        Metrics = new MemoryMetrics(this);
     }
 
     /// <summary>The budget in bytes (MemTotal).</summary>
@@ -46,6 +53,24 @@ public sealed class MemoryManager : IDisposable
 
     internal PageFrames Frames { get; }
 
+    internal LruLists Lru { get; }
+
+    internal SwapSpace Swap { get; }
+
+    internal Reclaim Reclaim { get; }
+
+    internal VmStat Stat { get; } = new();
+
+    internal Swaplist Swaplist { get; } = new();
+
+    internal MemoryMetrics Metrics { get; }
+
+    /// <summary>
+    /// The writepage reclaim calls for tmpfs pages. Tests replace it with deliberately
+    /// broken variants (the seed's old order) to show their checks catch the bug.
+    /// </summary>
+    internal Func<Inode, int, SwapWriteBatch, bool> WritePageHook { get; set; } = ShmemSwap.WritePage;
+
     internal TimeProvider Time { get; }
 
     /// <summary>Parses a size with the kernel's memparse suffixes (k, m, g, t, p, e), e.g. "512M".</summary>
@@ -63,6 +88,7 @@ public sealed class MemoryManager : IDisposable
         lock (mountsLock)
         {
             mounts.Add(fs);
+            superblocks.Add(fs.Superblock);
         }
 
         return fs;
@@ -74,6 +100,81 @@ public sealed class MemoryManager : IDisposable
         {
             mounts.Remove(fs);
         }
+    }
+
+    /// <summary>
+    /// Superblocks whose pages may still be in use: every live mount, and detached ones
+    /// until their teardown ends. For the consistency checker (<see cref="Fsck"/>).
+    /// </summary>
+    internal IReadOnlyList<Superblock> Superblocks
+    {
+        get
+        {
+            lock (mountsLock)
+            {
+                return [.. superblocks];
+            }
+        }
+    }
+
+    internal long ShmemPages => Volatile.Read(ref shmemPages);
+
+    /// <summary>A superblock's teardown has ended: it holds no pages any more.</summary>
+    internal void Forget(Superblock sb)
+    {
+        lock (mountsLock)
+        {
+            superblocks.Remove(sb);
+        }
+    }
+
+    internal bool WritePageImpl(Inode inode, int pfn, SwapWriteBatch io) => WritePageHook(inode, pfn, io);
+
+    /// <summary>
+    /// The page allocator's slow path for page cache pages: fills <paramref name="pfns"/>
+    /// with up to its length of frames (each with one reference), reclaiming directly when
+    /// free memory is below the min watermark or exhausted. Returns how many it got, at
+    /// least one; ENOSPC when none can be had (no free page and nothing to reclaim to swap).
+    /// </summary>
+    internal int AllocateFrames(Span<int> pfns)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (Frames.FreeFrames - pfns.Length < Reclaim.Min && Swap.HasDevices)
+            {
+                Reclaim.DirectReclaim(pfns.Length);
+            }
+
+            var got = Frames.AllocateBatch(pfns);
+            if (got > 0)
+            {
+                Reclaim.WakeIfLow();
+                return got;
+            }
+
+            if (!Swap.HasDevices || attempt >= 8)
+            {
+                return TmpfsException.Throw<int>(Errno.ENOSPC, "no free page in the memory budget and nothing left to swap out");
+            }
+
+            if (Reclaim.DirectReclaim(pfns.Length) == 0)
+            {
+                Thread.Yield(); // others may be freeing; try a few times before giving up
+            }
+        }
+    }
+
+    /// <summary>One frame from <see cref="AllocateFrames"/>, zeroed unless the caller overwrites it all.</summary>
+    internal int AllocateFrame(bool willOverwrite)
+    {
+        Span<int> one = stackalloc int[1];
+        AllocateFrames(one);
+        if (!willOverwrite)
+        {
+            Frames.GetSpan(one[0]).Clear();
+        }
+
+        return one[0];
     }
 
     internal void ChargeShmem(long pages) => Interlocked.Add(ref shmemPages, pages);
@@ -89,6 +190,13 @@ public sealed class MemoryManager : IDisposable
         foreach (var fs in Mounts)
         {
             fs.Shutdown();
+        }
+
+        Reclaim.Dispose();
+        Metrics.Dispose();
+        foreach (var device in Swap.Snapshot())
+        {
+            RemoveSwapDevice(device);
         }
 
         Frames.Dispose();

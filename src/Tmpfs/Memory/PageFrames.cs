@@ -25,11 +25,11 @@ internal sealed unsafe class PageFrames : IDisposable
     private const int WaitTableSize = 256;
 
     private readonly byte*[] chunks;
-    private readonly PageDescriptor[] descriptors;
-    private readonly int[] freeStack;
+    private readonly PageDescriptor[]?[] descriptors; // one array per carved chunk: no cost for memory never used
     private readonly object[] waitTable;
     private readonly Lock freeLock = new();
     private int freeCount;
+    private int freeHead = -1; // the free list, threaded through the descriptors' LruNext
     private int carvedFrames;
     private int disposed;
 
@@ -48,19 +48,13 @@ internal sealed unsafe class PageFrames : IDisposable
 
         TotalFrames = (int)frames;
         chunks = new byte*[(TotalFrames + ChunkFrames - 1) >> ChunkShift];
-        descriptors = new PageDescriptor[TotalFrames];
-        freeStack = new int[TotalFrames];
+        descriptors = new PageDescriptor[]?[chunks.Length];
         waitTable = new object[WaitTableSize];
         for (var i = 0; i < waitTable.Length; i++)
         {
             waitTable[i] = new object();
         }
 
-        for (var i = 0; i < descriptors.Length; i++)
-        {
-            descriptors[i].LruPrev = -1;
-            descriptors[i].LruNext = -1;
-        }
     }
 
     /// <summary>Frames the budget allows (MemTotal in pages).</summary>
@@ -78,6 +72,9 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
+    /// <summary>Frames carved so far: only these have descriptors (pfn below this).</summary>
+    public int CarvedFrames => Volatile.Read(ref carvedFrames);
+
     /// <summary>Native bytes reserved from the operating system so far.</summary>
     public long ReservedBytes
     {
@@ -90,7 +87,7 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
-    public ref PageDescriptor this[int pfn] => ref descriptors[pfn];
+    public ref PageDescriptor this[int pfn] => ref descriptors[pfn >> ChunkShift]![pfn & (ChunkFrames - 1)];
 
     /// <summary>
     /// Takes a free frame, or returns -1 when the budget has none. The frame comes back
@@ -103,7 +100,7 @@ internal sealed unsafe class PageFrames : IDisposable
         {
             if (freeCount > 0)
             {
-                pfn = freeStack[--freeCount];
+                pfn = PopFree();
             }
             else if (carvedFrames < TotalFrames)
             {
@@ -113,6 +110,7 @@ internal sealed unsafe class PageFrames : IDisposable
                 {
                     var frames = Math.Min(ChunkFrames, TotalFrames - (chunk << ChunkShift));
                     chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
+                    descriptors[chunk] = NewDescriptors(frames);
                 }
 
                 carvedFrames++;
@@ -123,8 +121,9 @@ internal sealed unsafe class PageFrames : IDisposable
             }
         }
 
-        ref var page = ref descriptors[pfn];
+        ref var page = ref this[pfn];
         Debug.Assert(page.Mapping == null && page.Flags == 0 && page.RefCount == 0, "allocated frame still in use");
+        page.RefCount = 1;
         if (!willOverwrite)
         {
             GetSpan(pfn).Clear();
@@ -145,7 +144,9 @@ internal sealed unsafe class PageFrames : IDisposable
         {
             while (got < pfns.Length && freeCount > 0)
             {
-                pfns[got++] = freeStack[--freeCount];
+                var pfn = PopFree();
+                this[pfn].RefCount = 1;
+                pfns[got++] = pfn;
             }
 
             while (got < pfns.Length && carvedFrames < TotalFrames)
@@ -156,9 +157,11 @@ internal sealed unsafe class PageFrames : IDisposable
                 {
                     var frames = Math.Min(ChunkFrames, TotalFrames - (chunk << ChunkShift));
                     chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
+                    descriptors[chunk] = NewDescriptors(frames);
                 }
 
                 carvedFrames++;
+                this[pfn].RefCount = 1;
                 pfns[got++] = pfn;
             }
         }
@@ -166,10 +169,13 @@ internal sealed unsafe class PageFrames : IDisposable
         return got;
     }
 
-    /// <summary>Returns a frame to the free stack; the caller has detached it from every owner.</summary>
+    /// <summary>
+    /// Returns a frame to the free stack; the caller has detached it from every owner and
+    /// holds the last reference (or has frozen the count to zero).
+    /// </summary>
     public void Free(int pfn)
     {
-        ref var page = ref descriptors[pfn];
+        ref var page = ref this[pfn];
         Debug.Assert((page.Flags & (int)PageFlags.Locked) == 0, "freeing a locked page");
         page.Mapping = null;
         page.Index = 0;
@@ -180,9 +186,38 @@ internal sealed unsafe class PageFrames : IDisposable
         lock (freeLock)
         {
             Debug.Assert(freeCount < TotalFrames, "double free of a frame");
-            freeStack[freeCount++] = pfn;
+            page.LruNext = freeHead;
+            freeHead = pfn;
+            freeCount++;
         }
     }
+
+    /// <summary>get_page(): one more reference to a frame that is already referenced.</summary>
+    public void GetPage(int pfn)
+    {
+        var now = Interlocked.Increment(ref this[pfn].RefCount);
+        Debug.Assert(now > 1, "get_page on a free frame");
+    }
+
+    /// <summary>put_page(): drops a reference; the last one frees the frame.</summary>
+    public void PutPage(int pfn)
+    {
+        var now = Interlocked.Decrement(ref this[pfn].RefCount);
+        Debug.Assert(now >= 0, "page reference count went negative");
+        if (now == 0)
+        {
+            Free(pfn);
+        }
+    }
+
+    /// <summary>
+    /// folio_ref_freeze(): takes the count from <paramref name="expected"/> to 0 when nobody
+    /// else holds the page, so the caller can free it; false when someone does.
+    /// </summary>
+    public bool FreezeRefs(int pfn, int expected) =>
+        Interlocked.CompareExchange(ref this[pfn].RefCount, 0, expected) == expected;
+
+    public int RefCount(int pfn) => Volatile.Read(ref this[pfn].RefCount);
 
     /// <summary>The frame's 4 KiB of memory.</summary>
     public Span<byte> GetSpan(int pfn) => new(Address(pfn), PageSize);
@@ -193,10 +228,33 @@ internal sealed unsafe class PageFrames : IDisposable
         return chunks[pfn >> ChunkShift] + ((long)(pfn & (ChunkFrames - 1)) << PageShift);
     }
 
+    private static PageDescriptor[] NewDescriptors(int frames)
+    {
+        var array = new PageDescriptor[frames];
+        for (var i = 0; i < array.Length; i++)
+        {
+            array[i].LruPrev = -1;
+            array[i].LruNext = -1;
+        }
+
+        return array;
+    }
+
+    // Called with freeLock held.
+    private int PopFree()
+    {
+        var pfn = freeHead;
+        ref var page = ref this[pfn];
+        freeHead = page.LruNext;
+        page.LruNext = -1;
+        freeCount--;
+        return pfn;
+    }
+
     /// <summary>trylock_page(): takes the page lock if it is free.</summary>
     public bool TryLockPage(int pfn)
     {
-        ref var flags = ref descriptors[pfn].Flags;
+        ref var flags = ref this[pfn].Flags;
         var old = Volatile.Read(ref flags);
         while ((old & (int)PageFlags.Locked) == 0)
         {
@@ -234,7 +292,7 @@ internal sealed unsafe class PageFrames : IDisposable
         // and only while the page is locked, so UnlockPage either sees it and pulses
         // (after we are waiting: it must take the same monitor) or we see the unlock.
         var queue = waitTable[pfn & (WaitTableSize - 1)];
-        ref var flags = ref descriptors[pfn].Flags;
+        ref var flags = ref this[pfn].Flags;
         lock (queue)
         {
             while (true)
@@ -264,7 +322,7 @@ internal sealed unsafe class PageFrames : IDisposable
     /// <summary>unlock_page(): releases the page lock and wakes sleepers.</summary>
     public void UnlockPage(int pfn)
     {
-        ref var flags = ref descriptors[pfn].Flags;
+        ref var flags = ref this[pfn].Flags;
         var old = Interlocked.And(ref flags, ~(int)(PageFlags.Locked | PageFlags.Waiters));
         Debug.Assert((old & (int)PageFlags.Locked) != 0, "unlocking an unlocked page");
         if ((old & (int)PageFlags.Waiters) != 0)
@@ -277,13 +335,13 @@ internal sealed unsafe class PageFrames : IDisposable
         }
     }
 
-    public bool IsLocked(int pfn) => (Volatile.Read(ref descriptors[pfn].Flags) & (int)PageFlags.Locked) != 0;
+    public bool IsLocked(int pfn) => (Volatile.Read(ref this[pfn].Flags) & (int)PageFlags.Locked) != 0;
 
-    public void SetFlag(int pfn, PageFlags flag) => Interlocked.Or(ref descriptors[pfn].Flags, (int)flag);
+    public void SetFlag(int pfn, PageFlags flag) => Interlocked.Or(ref this[pfn].Flags, (int)flag);
 
-    public void ClearFlag(int pfn, PageFlags flag) => Interlocked.And(ref descriptors[pfn].Flags, ~(int)flag);
+    public void ClearFlag(int pfn, PageFlags flag) => Interlocked.And(ref this[pfn].Flags, ~(int)flag);
 
-    public bool TestFlag(int pfn, PageFlags flag) => (Volatile.Read(ref descriptors[pfn].Flags) & (int)flag) != 0;
+    public bool TestFlag(int pfn, PageFlags flag) => (Volatile.Read(ref this[pfn].Flags) & (int)flag) != 0;
 
     public void Dispose()
     {

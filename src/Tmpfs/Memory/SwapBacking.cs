@@ -16,12 +16,21 @@ internal abstract class SwapBacking : IDisposable
     /// <summary>Reads one page from a slot; throws IOException on failure.</summary>
     public abstract void ReadPage(long slot, Span<byte> page);
 
-    /// <summary>Reads consecutive slots into consecutive page buffers (readahead).</summary>
-    public virtual void ReadPages(long firstSlot, int count, Func<int, Span<byte>> page)
+    /// <summary>Writes consecutive slots from one page-aligned buffer.</summary>
+    public virtual void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
     {
-        for (var i = 0; i < count; i++)
+        for (var k = 0; k < pages.Length / PageFrames.PageSize; k++)
         {
-            ReadPage(firstSlot + i, page(i));
+            WritePage(firstSlot + k, pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+        }
+    }
+
+    /// <summary>Reads consecutive slots into one page-aligned buffer.</summary>
+    public virtual void ReadRun(long firstSlot, Span<byte> pages)
+    {
+        for (var k = 0; k < pages.Length / PageFrames.PageSize; k++)
+        {
+            ReadPage(firstSlot + k, pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
         }
     }
 
@@ -82,6 +91,18 @@ internal sealed partial class SwapFileBacking : SwapBacking
         if (n != page.Length)
         {
             throw new IOException($"short read from swap slot {slot}", (int)Errno.EIO);
+        }
+    }
+
+    public override void WriteRun(long firstSlot, ReadOnlySpan<byte> pages) =>
+        RandomAccess.Write(handle, pages, firstSlot * PageFrames.PageSize);
+
+    public override void ReadRun(long firstSlot, Span<byte> pages)
+    {
+        var n = RandomAccess.Read(handle, pages, firstSlot * PageFrames.PageSize);
+        if (n != pages.Length)
+        {
+            throw new IOException($"short read from swap slots {firstSlot}+", (int)Errno.EIO);
         }
     }
 

@@ -141,6 +141,34 @@ internal sealed class SwapDevice : IDisposable
         Backing.WritePage(slot, page);
     }
 
+    /// <summary>Writes consecutive pages from <paramref name="firstSlot"/> on in one I/O, recording each checksum.</summary>
+    public void WriteRun(long firstSlot, ReadOnlySpan<byte> pages)
+    {
+        var count = pages.Length / PageFrames.PageSize;
+        for (var k = 0; k < count; k++)
+        {
+            checksums[firstSlot + k] = XxHash3.HashToUInt64(pages.Slice(k * PageFrames.PageSize, PageFrames.PageSize));
+        }
+
+        Backing.WriteRun(firstSlot, pages);
+    }
+
+    /// <summary>Reads consecutive slots in one I/O and checks each page (readahead).</summary>
+    public void ReadRun(long firstSlot, Span<byte> pages)
+    {
+        try
+        {
+            Backing.ReadRun(firstSlot, pages);
+        }
+        catch (IOException e) when (e is not TmpfsException)
+        {
+            TmpfsException.Throw(Errno.EIO, $"read error on swap slots {Type}:{firstSlot}+: {e.Message}");
+        }
+    }
+
+    /// <summary>True when the page read for a slot matches the checksum written with it.</summary>
+    public bool Verify(long slot, ReadOnlySpan<byte> page) => XxHash3.HashToUInt64(page) == checksums[slot];
+
     /// <summary>swap_read_folio: reads the page; a checksum mismatch is EIO, never wrong data.</summary>
     public void Read(long slot, Span<byte> page)
     {

@@ -52,6 +52,26 @@ internal sealed class Inode : AddressSpace
     /// <summary>Pages charged to this inode (info->alloced): resident plus swapped.</summary>
     public long Alloced;
 
+    /// <summary>Pages of this inode on swap (info->swapped); changed with Interlocked.</summary>
+    public long Swapped;
+
+    /// <summary>Counts pages going to or coming from swap, in the inode and its mount.</summary>
+    public void AddSwapped(int delta)
+    {
+        Interlocked.Add(ref Swapped, delta);
+        Interlocked.Add(ref Sb.SwappedPages, delta);
+    }
+
+    /// <summary>Swapoff is working on this inode: eviction waits (info->stop_eviction). Guarded by the swaplist lock.</summary>
+    public int StopEviction;
+
+    /// <summary>Links on the swaplist, guarded by the swaplist lock.</summary>
+    public Inode? SwapPrev;
+
+    public Inode? SwapNext;
+
+    public bool OnSwaplist;
+
     public DirectoryContents? Dir;
 
     /// <summary>A symlink's target as stored bytes (UTF-8 with escaped invalid bytes).</summary>
@@ -78,6 +98,11 @@ internal sealed class Inode : AddressSpace
 
     /// <summary>Blocks in 512-byte units, as st_blocks.</summary>
     public long Blocks => Alloced * (PageFrames.PageSize / 512);
+
+    /// <summary>shmem_writepage, called by reclaim: see <see cref="ShmemSwap.WritePage"/>.</summary>
+    public override bool WritePage(int pfn, SwapWriteBatch io) => Sb.Memory.WritePageImpl(this, pfn, io);
+
+    public override void WritePageFailed(int pfn, SwapEntry entry, long index) => ShmemSwap.WritePageFailed(this, pfn, entry, index);
 
     public StatInfo ToStat() => new()
     {

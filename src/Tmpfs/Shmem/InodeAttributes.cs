@@ -84,6 +84,10 @@ internal static class InodeAttributes
         lock (inode)
         {
             CheckLive(inode);
+
+            // vfs_utimes checks the nanoseconds before any permission.
+            CheckTime(atime);
+            CheckTime(mtime);
             var touch = atime.IsNow && mtime.IsNow;
             if (!Permission.IsOwner(inode, cred))
             {
@@ -95,8 +99,6 @@ internal static class InodeAttributes
                 Permission.Check(inode, AccessMode.Write, cred);
             }
 
-            CheckTime(atime);
-            CheckTime(mtime);
             var now = inode.Sb.NowNs();
             if (!atime.IsOmit)
             {

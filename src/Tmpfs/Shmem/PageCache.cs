@@ -4,19 +4,28 @@ using Tmpfs.Memory;
 namespace Tmpfs.Shmem;
 
 /// <summary>
-/// The data path of a tmpfs file over its page cache: shmem_get_folio (find or
+/// The data path of a tmpfs file over its page cache: shmem_get_folio (find, swap in or
 /// allocate), read and write, truncation (shmem_undo_range), fallocate and
 /// SEEK_DATA/SEEK_HOLE. Callers hold the inode's lock (i_rwsem).
 /// </summary>
+/// <remarks>
+/// Reclaim may take any page on the LRU at any moment, holding only the page lock and a
+/// reference. So this code never touches a frame without a reference of its own, taken
+/// under the mapping lock together with the lookup (find_get_page): reclaim moves a page
+/// to swap only while nobody but the page cache and itself holds it, and it checks that
+/// under the same lock. A page being filled is kept off the LRU until it holds its data.
+/// </remarks>
 internal static class PageCache
 {
     public const long MaxFileSize = long.MaxValue; // MAX_LFS_FILESIZE on 64-bit
     private const int PageSize = PageFrames.PageSize;
     private const int PageShift = PageFrames.PageShift;
+    private const int MaxRun = 64;
 
     /// <summary>
     /// shmem_file_read_iter: copies from <paramref name="offset"/> up to EOF. Holes and
-    /// pages not yet written (fallocated, !Uptodate) read as zeros.
+    /// pages not yet written (fallocated, !Uptodate) read as zeros. A swap read error is
+    /// EIO (or a short count when some bytes were read).
     /// </summary>
     public static int Read(Inode inode, long offset, Span<byte> destination)
     {
@@ -27,7 +36,8 @@ internal static class PageCache
         }
 
         var count = (int)Math.Min(destination.Length, size - offset);
-        var frames = inode.Sb.Frames;
+        var memory = inode.Sb.Memory;
+        var frames = memory.Frames;
         var done = 0;
         while (done < count)
         {
@@ -35,13 +45,30 @@ internal static class PageCache
             var index = pos >> PageShift;
             var inPage = (int)(pos & (PageSize - 1));
             var chunk = Math.Min(PageSize - inPage, count - done);
-            var entry = inode.Pages.Get(index);
-            var target = destination.Slice(done, chunk);
-            if (PageCacheTree.IsFrame(entry) && frames.TestFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate))
+            int pfn;
+            try
             {
-                var pfn = PageCacheTree.ToFrame(entry);
-                frames.GetSpan(pfn).Slice(inPage, chunk).CopyTo(target);
-                frames.SetFlag(pfn, PageFlags.Referenced);
+                pfn = FindGetPage(inode, index);
+            }
+            catch (TmpfsException) when (done > 0)
+            {
+                break;
+            }
+
+            var target = destination.Slice(done, chunk);
+            if (pfn >= 0)
+            {
+                if (frames.TestFlag(pfn, PageFlags.Uptodate))
+                {
+                    frames.GetSpan(pfn).Slice(inPage, chunk).CopyTo(target);
+                }
+                else
+                {
+                    target.Clear();
+                }
+
+                memory.Lru.MarkAccessed(pfn);
+                frames.PutPage(pfn);
             }
             else
             {
@@ -55,9 +82,9 @@ internal static class PageCache
     }
 
     /// <summary>
-    /// generic_perform_write over shmem_write_begin/end: copies page by page, allocating
-    /// pages for holes. A failure after some bytes were written returns the short count,
-    /// as write(2) does; a failure before any is thrown (ENOSPC, EFBIG).
+    /// generic_perform_write over shmem_write_begin/end: copies page by page, swapping in
+    /// or allocating as needed. A failure after some bytes were written returns the short
+    /// count, as write(2) does; a failure before any is thrown (ENOSPC, EFBIG, EIO).
     /// </summary>
     public static int Write(Inode inode, long offset, ReadOnlySpan<byte> source)
     {
@@ -72,7 +99,9 @@ internal static class PageCache
         }
 
         var count = (int)Math.Min(source.Length, MaxFileSize - offset);
-        var frames = inode.Sb.Frames;
+        var memory = inode.Sb.Memory;
+        var frames = memory.Frames;
+        Span<int> run = stackalloc int[MaxRun];
         var done = 0;
         while (done < count)
         {
@@ -80,35 +109,50 @@ internal static class PageCache
             var index = pos >> PageShift;
             var inPage = (int)(pos & (PageSize - 1));
             var chunk = Math.Min(PageSize - inPage, count - done);
-            var entry = inode.Pages.Get(index);
-            if (entry == 0)
+            int pfn;
+            try
             {
-                // A hole: allocate it and the holes after it that this write covers, in one batch.
-                try
-                {
-                    AllocateRun(inode, index, pos, offset + count);
-                }
-                catch (TmpfsException) when (done > 0)
-                {
-                    break;
-                }
-
-                entry = inode.Pages.Get(index);
+                pfn = FindGetPage(inode, index);
+            }
+            catch (TmpfsException) when (done > 0)
+            {
+                break;
             }
 
-            Debug.Assert(PageCacheTree.IsFrame(entry), "swap entries arrive with the swap layer");
-            var pfn = PageCacheTree.ToFrame(entry);
-            source.Slice(done, chunk).CopyTo(frames.GetSpan(pfn).Slice(inPage, chunk));
-            const PageFlags written = PageFlags.Uptodate | PageFlags.Dirty | PageFlags.Referenced;
-            if ((frames[pfn].Flags & (int)written) != (int)written)
+            if (pfn >= 0)
             {
-                frames.SetFlag(pfn, written);
+                source.Slice(done, chunk).CopyTo(frames.GetSpan(pfn).Slice(inPage, chunk));
+                MarkWritten(frames, pfn);
+                memory.Lru.MarkAccessed(pfn);
+                frames.PutPage(pfn);
+                done += chunk;
+                GrowSize(inode, pos + chunk);
+                continue;
             }
 
-            done += chunk;
-            if (pos + chunk > inode.Size)
+            // A hole: allocate it and the holes after it that this write covers, in one batch,
+            // fill them, and only then let reclaim see them.
+            int got;
+            try
             {
-                inode.Size = pos + chunk;
+                got = AllocateRun(inode, index, pos, offset + count, run);
+            }
+            catch (TmpfsException) when (done > 0)
+            {
+                break;
+            }
+
+            for (var i = 0; i < got; i++)
+            {
+                pos = offset + done;
+                inPage = (int)(pos & (PageSize - 1));
+                chunk = Math.Min(PageSize - inPage, count - done);
+                source.Slice(done, chunk).CopyTo(frames.GetSpan(run[i]).Slice(inPage, chunk));
+                MarkWritten(frames, run[i]);
+                memory.Lru.Add(run[i]);
+                frames.PutPage(run[i]);
+                done += chunk;
+                GrowSize(inode, pos + chunk);
             }
         }
 
@@ -116,127 +160,60 @@ internal static class PageCache
     }
 
     /// <summary>
-    /// shmem_get_folio(SGP_WRITE): the frame at <paramref name="index"/>, allocated (and
-    /// charged to size= and the budget) when the index is a hole. A new frame is zeroed
-    /// unless the caller overwrites all of it.
+    /// shmem_get_folio(SGP_WRITE) for one page: the frame at <paramref name="index"/>,
+    /// swapped in or allocated (zeroed) when needed, with a reference for the caller.
     /// </summary>
-    public static int GetPage(Inode inode, long index, bool willOverwrite)
+    public static int GetPage(Inode inode, long index)
     {
-        var entry = inode.Pages.Get(index);
-        if (PageCacheTree.IsFrame(entry))
+        var pfn = FindGetPage(inode, index);
+        if (pfn >= 0)
         {
-            var existing = PageCacheTree.ToFrame(entry);
-            if (!willOverwrite && !inode.Sb.Frames.TestFlag(existing, PageFlags.Uptodate))
-            {
-                // A fallocated page is already zero; it becomes data once written.
-                Debug.Assert(inode.Sb.Frames.GetSpan(existing).IndexOfAnyExcept((byte)0) < 0, "fallocated page not zero");
-            }
-
-            return existing;
+            return pfn;
         }
 
-        Debug.Assert(entry == 0, "swap entries arrive with the swap layer");
-        return AllocatePage(inode, index, willOverwrite);
+        Span<int> one = stackalloc int[1];
+        AllocateRun(inode, index, 0, 0, one[..1]);
+        inode.Sb.Memory.Lru.Add(one[0]);
+        return one[0];
     }
 
     /// <summary>
-    /// Allocates the hole at <paramref name="index"/> and the consecutive holes after it
-    /// up to the end of the write [<paramref name="writeStart"/>, <paramref name="writeEnd"/>),
-    /// at most 64 at a time, charging blocks and taking frames in one step each. Pages the
-    /// write covers wholly are not zeroed; the partial first and last ones are.
+    /// find_get_page, swapping in: the resident frame at <paramref name="index"/> with a
+    /// reference for the caller, or -1 for a hole.
     /// </summary>
-    private static void AllocateRun(Inode inode, long index, long writeStart, long writeEnd)
+    public static int FindGetPage(Inode inode, long index)
     {
-        var sb = inode.Sb;
-        var lastIndex = (writeEnd - 1) >> PageShift;
-        var want = (int)Math.Min(64, lastIndex - index + 1);
-        var run = 1;
-        while (run < want && inode.Pages.Get(index + run) == 0)
+        var frames = inode.Sb.Frames;
+        while (true)
         {
-            run++;
-        }
-
-        // Charge what size= allows; at least one page or ENOSPC.
-        while (!sb.TryChargeBlocks(run))
-        {
-            if (run == 1)
+            long entry;
+            lock (inode.MappingLock)
             {
-                TmpfsException.Throw(Errno.ENOSPC, "no space left on the mount (size)");
+                entry = inode.Pages.Get(index);
+                if (PageCacheTree.IsFrame(entry))
+                {
+                    var pfn = PageCacheTree.ToFrame(entry);
+                    frames.GetPage(pfn);
+                    return pfn;
+                }
             }
 
-            run = 1;
-        }
-
-        Span<int> pfns = stackalloc int[64];
-        var got = sb.Frames.AllocateBatch(pfns[..run]);
-        if (got < run)
-        {
-            sb.UnchargeBlocks(run - got);
-            if (got == 0)
+            if (entry == 0)
             {
-                TmpfsException.Throw(Errno.ENOSPC, "no free page in the memory budget");
-            }
-        }
-
-        var frames = sb.Frames;
-        for (var i = 0; i < got; i++)
-        {
-            var pageStart = (index + i) << PageShift;
-            var covered = writeStart <= pageStart && writeEnd >= pageStart + PageSize;
-            if (!covered)
-            {
-                frames.GetSpan(pfns[i]).Clear();
+                return -1;
             }
 
-            ref var page = ref frames[pfns[i]];
-            page.Mapping = inode;
-            page.Index = index + i;
-        }
-
-        lock (inode.MappingLock)
-        {
-            for (var i = 0; i < got; i++)
+            var swapped = ShmemSwap.SwapIn(inode, index, entry);
+            if (swapped >= 0)
             {
-                inode.Pages.Set(index + i, PageCacheTree.FrameEntry(pfns[i]));
+                return swapped;
             }
         }
-
-        inode.Alloced += got;
-        sb.Memory.ChargeShmem(got);
-    }
-
-    private static int AllocatePage(Inode inode, long index, bool willOverwrite)
-    {
-        var sb = inode.Sb;
-        if (!sb.TryChargeBlocks(1))
-        {
-            TmpfsException.Throw(Errno.ENOSPC, "no space left on the mount (size)");
-        }
-
-        var pfn = sb.Frames.Allocate(willOverwrite);
-        if (pfn < 0)
-        {
-            sb.UnchargeBlocks(1);
-            TmpfsException.Throw(Errno.ENOSPC, "no free page in the memory budget");
-        }
-
-        ref var page = ref sb.Frames[pfn];
-        page.Mapping = inode;
-        page.Index = index;
-        lock (inode.MappingLock)
-        {
-            inode.Pages.Set(index, PageCacheTree.FrameEntry(pfn));
-        }
-
-        inode.Alloced++;
-        sb.Memory.ChargeShmem(1);
-        return pfn;
     }
 
     /// <summary>
-    /// shmem_undo_range for truncation to <paramref name="newSize"/>: frees every page
-    /// wholly past the new end and zeroes the tail of the page it cuts. Each page is
-    /// locked while it leaves the mapping, so eviction waits for reclaim holding it.
+    /// shmem_undo_range for truncation to <paramref name="newSize"/>: frees every page and
+    /// swap entry wholly past the new end and zeroes the tail of the page it cuts.
     /// </summary>
     public static void TruncatePages(Inode inode, long newSize)
     {
@@ -251,31 +228,33 @@ internal static class PageCache
     }
 
     /// <summary>
-    /// shmem_truncate_range for a punched hole [start, end): whole pages are freed,
-    /// the partial pages at either edge are zeroed where the range covers them.
+    /// shmem_truncate_range for a punched hole [start, end): whole pages are freed, the
+    /// partial pages at either edge are zeroed where the range covers them.
     /// </summary>
     public static void PunchHole(Inode inode, long start, long end)
     {
-        var firstWhole = (start + PageSize - 1) >> PageShift;
-        var endWhole = end >> PageShift; // exclusive
         var startIndex = start >> PageShift;
         var lastIndex = (end - 1) >> PageShift;
-        if (startIndex == lastIndex && (start & (PageSize - 1)) != 0 | (end & (PageSize - 1)) != 0)
+        var startInPage = (int)(start & (PageSize - 1));
+        var endInPage = (int)(end & (PageSize - 1));
+        if (startIndex == lastIndex && (startInPage != 0 || endInPage != 0))
         {
-            ZeroRange(inode, startIndex, (int)(start & (PageSize - 1)), (int)(((end - 1) & (PageSize - 1)) + 1));
+            ZeroRange(inode, startIndex, startInPage, endInPage == 0 ? PageSize : endInPage);
             return;
         }
 
-        if ((start & (PageSize - 1)) != 0)
+        if (startInPage != 0)
         {
-            ZeroRange(inode, startIndex, (int)(start & (PageSize - 1)), PageSize);
+            ZeroRange(inode, startIndex, startInPage, PageSize);
         }
 
-        if ((end & (PageSize - 1)) != 0)
+        if (endInPage != 0)
         {
-            ZeroRange(inode, lastIndex, 0, (int)(end & (PageSize - 1)));
+            ZeroRange(inode, lastIndex, 0, endInPage);
         }
 
+        var firstWhole = (start + PageSize - 1) >> PageShift;
+        var endWhole = end >> PageShift;
         if (endWhole > firstWhole)
         {
             FreeRange(inode, firstWhole, endWhole);
@@ -283,8 +262,8 @@ internal static class PageCache
     }
 
     /// <summary>
-    /// shmem_fallocate without PUNCH_HOLE: allocates zeroed pages over [start, end),
-    /// undoing the ones it added when space runs out, then ENOSPC.
+    /// shmem_fallocate without PUNCH_HOLE: allocates zeroed pages over [start, end), undoing
+    /// the ones it added when space runs out, then ENOSPC. Swapped pages count as allocated.
     /// </summary>
     public static void Allocate(Inode inode, long start, long end)
     {
@@ -296,23 +275,65 @@ internal static class PageCache
             TmpfsException.Throw(Errno.ENOSPC, "fallocate larger than the mount (size)");
         }
 
+        var added = new List<long>();
+        Span<int> one = stackalloc int[1];
         for (var index = first; index <= last; index++)
         {
-            if (inode.Pages.Get(index) != 0)
+            long entry;
+            lock (inode.MappingLock)
+            {
+                entry = inode.Pages.Get(index);
+            }
+
+            if (PageCacheTree.IsSwap(entry))
+            {
+                // shmem_get_folio(SGP_FALLOC) swaps a swapped page back in.
+                int swapped;
+                try
+                {
+                    swapped = FindGetPage(inode, index);
+                }
+                catch (TmpfsException)
+                {
+                    UndoAllocated(inode, added);
+                    throw;
+                }
+
+                if (swapped >= 0)
+                {
+                    sb.Frames.PutPage(swapped);
+                }
+
+                continue;
+            }
+
+            if (entry != 0)
             {
                 continue;
             }
 
             try
             {
-                AllocatePage(inode, index, willOverwrite: false);
+                AllocateRun(inode, index, 0, 0, one);
             }
             catch (TmpfsException)
             {
-                // shmem_fallocate "undone:" frees only pages this call added, which are still !Uptodate.
-                UndoFallocated(inode, first, index);
+                UndoAllocated(inode, added);
                 throw;
             }
+
+            sb.Memory.Lru.Add(one[0]);
+            sb.Frames.PutPage(one[0]);
+            added.Add(index);
+        }
+    }
+
+    /// <summary>shmem_fallocate's "undone:": frees only the pages this call added.</summary>
+    private static void UndoAllocated(Inode inode, List<long> added)
+    {
+        foreach (var i in added)
+        {
+            FreeRange(inode, i, i + 1);
         }
     }
 
@@ -330,32 +351,31 @@ internal static class PageCache
         var index = offset >> PageShift;
         while (index < endIndex)
         {
-            var isData = false;
-            if (inode.Pages.NextPresent(index, endIndex, out var found, out var entry))
+            bool present;
+            long found, entry;
+            lock (inode.MappingLock)
             {
-                if (found == index)
-                {
-                    isData = !PageCacheTree.IsFrame(entry) || frames.TestFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate);
-                }
-                else if (!data)
+                present = inode.Pages.NextPresent(index, endIndex, out found, out entry);
+            }
+
+            if (!present || found > index)
+            {
+                if (!data)
                 {
                     return Math.Max(offset, index << PageShift); // a hole before the next page
                 }
-                else
+
+                if (!present)
                 {
-                    index = found;
-                    continue;
+                    break;
                 }
-            }
-            else if (!data)
-            {
-                return Math.Max(offset, index << PageShift);
-            }
-            else
-            {
-                break;
+
+                index = found;
+                continue;
             }
 
+            // Swapped pages are data; resident ones are data once written (fallocated ones are not).
+            var isData = !PageCacheTree.IsFrame(entry) || frames.TestFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate);
             if (isData == data)
             {
                 return Math.Min(size, Math.Max(offset, index << PageShift));
@@ -372,70 +392,204 @@ internal static class PageCache
         return size;
     }
 
+    private static void MarkWritten(PageFrames frames, int pfn)
+    {
+        const PageFlags written = PageFlags.Uptodate | PageFlags.Dirty;
+        if ((frames[pfn].Flags & (int)written) != (int)written)
+        {
+            frames.SetFlag(pfn, written);
+        }
+    }
+
+    private static void GrowSize(Inode inode, long end)
+    {
+        if (end > inode.Size)
+        {
+            inode.Size = end;
+        }
+    }
+
+    /// <summary>
+    /// Allocates the hole at <paramref name="index"/> and the consecutive holes after it up
+    /// to the end of the write [<paramref name="writeStart"/>, <paramref name="writeEnd"/>),
+    /// at most <paramref name="pfns"/>.Length, charging blocks and taking frames in one step
+    /// each. Pages the write covers wholly are not zeroed; the others are. The pages enter
+    /// the page cache off the LRU, each with a reference for the caller, who adds them to
+    /// the LRU once filled. Returns how many it allocated (at least one, or it throws ENOSPC).
+    /// </summary>
+    private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns)
+    {
+        var sb = inode.Sb;
+        var memory = sb.Memory;
+        var want = writeEnd > writeStart ? (int)Math.Min(pfns.Length, ((writeEnd - 1) >> PageShift) - index + 1) : 1;
+        var run = 1;
+        lock (inode.MappingLock)
+        {
+            while (run < want && inode.Pages.Get(index + run) == 0)
+            {
+                run++;
+            }
+        }
+
+        // Charge what size= allows: the run, else one page, else ENOSPC.
+        while (!sb.TryChargeBlocks(run))
+        {
+            if (run == 1)
+            {
+                TmpfsException.Throw(Errno.ENOSPC, "no space left on the mount (size)");
+            }
+
+            run = 1;
+        }
+
+        int got;
+        try
+        {
+            got = memory.AllocateFrames(pfns[..run]);
+        }
+        catch
+        {
+            sb.UnchargeBlocks(run);
+            throw;
+        }
+
+        if (got < run)
+        {
+            sb.UnchargeBlocks(run - got);
+        }
+
+        var frames = sb.Frames;
+        for (var i = 0; i < got; i++)
+        {
+            var pageStart = (index + i) << PageShift;
+            if (!(writeStart <= pageStart && writeEnd >= pageStart + PageSize))
+            {
+                frames.GetSpan(pfns[i]).Clear();
+            }
+
+            ref var page = ref frames[pfns[i]];
+            page.Mapping = inode;
+            page.Index = index + i;
+            frames.GetPage(pfns[i]); // the caller's; the allocation's is the page cache's
+        }
+
+        lock (inode.MappingLock)
+        {
+            for (var i = 0; i < got; i++)
+            {
+                var old = inode.Pages.Set(index + i, PageCacheTree.FrameEntry(pfns[i]));
+                Debug.Assert(old == 0, "allocating over a present page");
+            }
+        }
+
+        inode.Alloced += got;
+        memory.ChargeShmem(got);
+        return got;
+    }
+
     private static void ZeroRange(Inode inode, long index, int from, int to)
     {
-        var entry = inode.Pages.Get(index);
-        if (!PageCacheTree.IsFrame(entry))
+        long entry;
+        lock (inode.MappingLock)
+        {
+            entry = inode.Pages.Get(index);
+        }
+
+        if (entry == 0)
+        {
+            return;
+        }
+
+        // shmem_undo_range zeroes a partial page even when it is on swap: bring it in.
+        var pfn = FindGetPage(inode, index);
+        if (pfn < 0)
         {
             return;
         }
 
         var frames = inode.Sb.Frames;
-        var pfn = PageCacheTree.ToFrame(entry);
-        frames.LockPage(pfn);
-        try
-        {
-            frames.GetSpan(pfn)[from..to].Clear();
-        }
-        finally
-        {
-            frames.UnlockPage(pfn);
-        }
+        frames.GetSpan(pfn)[from..to].Clear();
+        frames.PutPage(pfn);
     }
 
+    /// <summary>
+    /// Frees the pages and swap entries at indices [first, end). Each resident page is
+    /// locked while it leaves the mapping, so eviction waits for reclaim holding it; a swap
+    /// entry's slot is released and its swap-cache page, if any, freed.
+    /// </summary>
     private static void FreeRange(Inode inode, long first, long end)
     {
         var sb = inode.Sb;
+        var memory = sb.Memory;
         var frames = sb.Frames;
-        long freed = 0;
+        long freed = 0, resident = 0;
         var index = first;
-        while (inode.Pages.NextPresent(index, end, out var found, out var entry))
+        while (true)
         {
-            index = found + 1;
-            if (PageCacheTree.IsFrame(entry))
+            long found, entry;
+            int pfn = -1;
+            lock (inode.MappingLock)
             {
-                var pfn = PageCacheTree.ToFrame(entry);
-                frames.LockPage(pfn);
-                lock (inode.MappingLock)
+                if (!inode.Pages.NextPresent(index, end, out found, out entry))
+                {
+                    break;
+                }
+
+                if (PageCacheTree.IsFrame(entry))
+                {
+                    pfn = PageCacheTree.ToFrame(entry);
+                    frames.GetPage(pfn);
+                }
+                else
                 {
                     inode.Pages.Set(found, 0);
                 }
-
-                frames.UnlockPage(pfn);
-                frames.Free(pfn);
-                freed++;
             }
+
+            if (pfn < 0)
+            {
+                ShmemSwap.FreeSwapEntry(inode, SwapEntry.FromValue(PageCacheTree.ToSwap(entry)));
+                freed++;
+                index = found + 1;
+                continue;
+            }
+
+            frames.LockPage(pfn);
+            bool removed;
+            lock (inode.MappingLock)
+            {
+                removed = inode.Pages.Get(found) == entry;
+                if (removed)
+                {
+                    inode.Pages.Set(found, 0);
+                    frames[pfn].Mapping = null;
+                }
+            }
+
+            if (!removed)
+            {
+                // Reclaim moved it to swap while we waited for the lock: look again.
+                frames.UnlockPage(pfn);
+                frames.PutPage(pfn);
+                index = found;
+                continue;
+            }
+
+            memory.Lru.Remove(pfn);
+            frames.ClearFlag(pfn, PageFlags.Dirty | PageFlags.Uptodate | PageFlags.Referenced);
+            frames.UnlockPage(pfn);
+            frames.PutPage(pfn); // ours
+            frames.PutPage(pfn); // the page cache's; reclaim may still hold one and free it last
+            freed++;
+            resident++;
+            index = found + 1;
         }
 
         if (freed > 0)
         {
             inode.Alloced -= freed;
             sb.UnchargeBlocks(freed);
-            sb.Memory.UnchargeShmem(freed);
-        }
-    }
-
-    private static void UndoFallocated(Inode inode, long first, long end)
-    {
-        var frames = inode.Sb.Frames;
-        var index = first;
-        while (inode.Pages.NextPresent(index, end, out var found, out var entry))
-        {
-            index = found + 1;
-            if (PageCacheTree.IsFrame(entry) && !frames.TestFlag(PageCacheTree.ToFrame(entry), PageFlags.Uptodate))
-            {
-                FreeRange(inode, found, found + 1);
-            }
+            memory.UnchargeShmem(resident);
         }
     }
 }

@@ -79,6 +79,9 @@ internal sealed class Superblock
         }
     }
 
+    /// <summary>Pages of this mount on swap (the sum of its inodes' swapped).</summary>
+    public long SwappedPages;
+
     /// <summary>Open handles on this mount (files and directories).</summary>
     public int OpenHandles;
 
@@ -87,6 +90,11 @@ internal sealed class Superblock
 
     /// <summary>Set by a detached (lazy) unmount: teardown runs at the last close.</summary>
     public volatile bool Detached;
+
+    private int teardownClaimed;
+
+    /// <summary>True for the one caller (unmount or the last close) that tears the mount down.</summary>
+    public bool ClaimTeardown() => Interlocked.Exchange(ref teardownClaimed, 1) == 0;
 
     public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
 
@@ -227,22 +235,16 @@ internal sealed class Superblock
     {
         lock (inode)
         {
-            if (inode.Evicted)
+            // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
+            // the inode a name since the caller saw it unlinked.
+            if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
             {
                 return;
             }
-
-            Debug.Assert(inode.Nlink == 0 || Unmounting, "evicting a linked inode");
             inode.Evicted = true;
-            if (inode.IsRegular)
+            if (inode.IsRegular || inode.IsSymlink)
             {
-                PageCache.TruncatePages(inode, 0);
-            }
-            else if (inode.IsSymlink && inode.Alloced > 0)
-            {
-                UnchargeBlocks(inode.Alloced);
-                Memory.UnchargeShmem(inode.Alloced);
-                inode.Alloced = 0;
+                PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
             }
 
             if (inode.Xattrs is { } x)
@@ -252,14 +254,30 @@ internal sealed class Superblock
             }
         }
 
-        lock (statLock)
+        // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
+        // (stop_eviction); swapoff holds it that way, never by a reference count.
+        var swaplist = Memory.Swaplist;
+        lock (swaplist.ListLock)
         {
-            inodes.Remove(inode.Ino);
-            if (MaxInodes != 0)
+            while (inode.StopEviction > 0)
             {
-                freeIspace += BogoInodeSize;
+                Monitor.Wait(swaplist.ListLock);
             }
+
+            swaplist.Remove(inode);
         }
+
+        // Back under the inode lock, so that a checker holding every inode lock never sees
+        // the inode set change under it.
+        lock (inode)
+            lock (statLock)
+            {
+                inodes.Remove(inode.Ino);
+                if (MaxInodes != 0)
+                {
+                    freeIspace += BogoInodeSize;
+                }
+            }
     }
 
     /// <summary>iput's last step: evicts an inode when no name and no handle keeps it.</summary>

@@ -53,9 +53,9 @@ internal sealed class XattrList
         return old;
     }
 
-    /// <summary>simple_xattr_space(): what one attribute costs in inode space.</summary>
+    /// <summary>simple_xattr_space(): what one attribute costs in inode space (40 + strlen(name) + size, no NUL).</summary>
     public static long Space(string name, int size) =>
-        Superblock.XattrOverhead + System.Text.Encoding.UTF8.GetByteCount(name) + 1 + size;
+        Superblock.XattrOverhead + System.Text.Encoding.UTF8.GetByteCount(name) + size;
 
     private int IndexOf(string name)
     {

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+
+namespace Tmpfs.Shmem;
+
+/// <summary>
+/// shmem_swaplist: the inodes that may have pages on swap, so that swapoff can find them
+/// without scanning every inode of every mount. An inode joins in writepage, while the
+/// page lock of a page still in its page cache pins it (the seed's fix); it leaves when
+/// evicted, or when swapoff finds nothing of it swapped (the prune).
+/// </summary>
+/// <remarks>
+/// <see cref="ListLock"/> is shmem_swaplist_mutex: it guards the links and
+/// <see cref="Inode.StopEviction"/> waits. It is taken inside a page lock (writepage) and
+/// is never held while taking a page lock: swapoff drops it, with the inode held by
+/// stop_eviction rather than a reference count, before swapping pages in.
+/// </remarks>
+internal sealed class Swaplist
+{
+    private Inode? head;
+    private Inode? tail;
+
+    public object ListLock { get; } = new();
+
+    public int Count { get; private set; }
+
+    public Inode? First => head;
+
+    /// <summary>list_move_tail: adds the inode at the tail, or moves it there.</summary>
+    public void MoveTail(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(ListLock), "swaplist lock not held");
+        if (inode.OnSwaplist)
+        {
+            Unlink(inode);
+        }
+
+        inode.SwapPrev = tail;
+        inode.SwapNext = null;
+        if (tail is null)
+        {
+            head = inode;
+        }
+        else
+        {
+            tail.SwapNext = inode;
+        }
+
+        tail = inode;
+        inode.OnSwaplist = true;
+        Count++;
+    }
+
+    /// <summary>list_del_init: removes the inode if it is on the list.</summary>
+    public void Remove(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(ListLock), "swaplist lock not held");
+        if (inode.OnSwaplist)
+        {
+            Unlink(inode);
+        }
+    }
+
+    /// <summary>Every inode on the list (for invariant checks).</summary>
+    public List<Inode> Snapshot()
+    {
+        lock (ListLock)
+        {
+            var list = new List<Inode>(Count);
+            for (var i = head; i is not null; i = i.SwapNext)
+            {
+                list.Add(i);
+            }
+
+            return list;
+        }
+    }
+
+    private void Unlink(Inode inode)
+    {
+        if (inode.SwapPrev is null)
+        {
+            head = inode.SwapNext;
+        }
+        else
+        {
+            inode.SwapPrev.SwapNext = inode.SwapNext;
+        }
+
+        if (inode.SwapNext is null)
+        {
+            tail = inode.SwapPrev;
+        }
+        else
+        {
+            inode.SwapNext.SwapPrev = inode.SwapPrev;
+        }
+
+        inode.SwapPrev = null;
+        inode.SwapNext = null;
+        inode.OnSwaplist = false;
+        Count--;
+    }
+}
