@@ -52,7 +52,7 @@ internal static class Overhead
             }
 
             var ram = d["managed"] + d["native"];
-            var overhead = (ram - Stored) / Stored;
+            var overhead = Math.Abs(ram - Stored) < 512 ? 0 : (ram - Stored) / Stored;
             var peak = d["peak"];
             var perFile = (f["managed"] + f["native"]) / Files;
             sb.AppendLine(CultureInfo.InvariantCulture,
