@@ -47,7 +47,8 @@ public sealed class SeedScriptTests(ITestOutputHelper output)
                 {
                     failures.Enqueue($"loop {i}: {e}");
                 }
-            }) { IsBackground = true }).ToList();
+            })
+            { IsBackground = true }).ToList();
             threads.ForEach(t => t.Start());
             threads.ForEach(t => t.Join());
 
