@@ -57,6 +57,9 @@ internal sealed partial class FuseSession
     /// <summary>The flags both sides agreed on.</summary>
     public InitFlags Flags { get; private set; }
 
+    /// <summary>Runs on the serving thread once the INIT reply was accepted (the kernel applied it).</summary>
+    public Action? Initialized { get; set; }
+
     /// <summary>Set when every worker has stopped; <see cref="FuseMount"/> waits on it.</summary>
     public ManualResetEventSlim Stopped { get; } = new(false);
 
@@ -211,7 +214,12 @@ internal sealed partial class FuseSession
         o.MaxPages = MaxPages;
         Flags = flags;
         Minor = o.Minor;
-        Reply(w, r.Unique, w.Reply.Send<InitOut>(r.Unique));
+        var result = w.Reply.Send<InitOut>(r.Unique);
+        Reply(w, r.Unique, result);
+        if (result >= 0)
+        {
+            Initialized?.Invoke();
+        }
     }
 
     private static Handler?[] BuildTable()
