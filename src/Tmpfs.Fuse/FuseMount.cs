@@ -207,8 +207,12 @@ public sealed class FuseMount : IDisposable
         }
     }
 
-    /// <summary>umount2, or fusermount3 -u [-z] when the mount was made through it. Returns 0 or the errno.</summary>
-    private int DetachMountPoint(bool lazy)
+    /// <summary>
+    /// Starts an unmount without waiting for the end: umount2 (lazily with <paramref name="lazy"/>),
+    /// or fusermount3 -u [-z] when the mount was made through it. Returns 0 or the errno (EBUSY
+    /// while in use). The serving threads stop once the kernel lets go; <see cref="Wait()"/> waits for that.
+    /// </summary>
+    public int DetachMountPoint(bool lazy)
     {
         if (!viaFusermount)
         {
