@@ -26,4 +26,13 @@ if (args.Length >= 2 && !args[0].StartsWith('-') && !root.Subcommands.Any(c => c
 }
 
 // Signals are handled by the commands that need a clean stop (stress removes its swap files).
-return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+}
+catch (Tmpfs.Cli.Daemon.CliException e)
+{
+    // Errors in options, paths or the daemon's state: one line, non-zero.
+    Console.Error.WriteLine(e.Message);
+    return 1;
+}

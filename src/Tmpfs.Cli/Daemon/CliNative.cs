@@ -29,6 +29,9 @@ internal static partial class CliNative
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "fcntl")]
+    private static partial int Fcntl(int fd, int cmd, int arg);
+
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
     public static int LastErrno => Marshal.GetLastPInvokeError();
@@ -50,6 +53,20 @@ internal static partial class CliNative
             _ = Dup2(fd, 1);
             _ = Dup2(fd, 2);
             _ = Close(fd);
+        }
+
+        // Descriptors inherited without FD_CLOEXEC (a test runner's pipes, a shell's): .NET opens
+        // all of its own with it, so these are not ours, and keeping them would hold pipes open.
+        foreach (var entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 2)
+            {
+                var flags = Fcntl(n, 1 /* F_GETFD */, 0);
+                if (flags >= 0 && (flags & 1 /* FD_CLOEXEC */) == 0)
+                {
+                    _ = Close(n);
+                }
+            }
         }
     }
 }

@@ -72,7 +72,15 @@ internal static class ControlClient
     {
         ControlPaths.EnsureDirectory();
         var exe = Environment.ProcessPath ?? throw new CliException("tmpfs: cannot find this program's path to start the daemon");
-        var start = new ProcessStartInfo(exe) { UseShellExecute = false };
+        // Its stdio are pipes we close at once, never ours: a daemon holding our stdout would keep
+        // whoever reads it (a test, $(tmpfs mount ...)) waiting for an end of file until it exits.
+        var start = new ProcessStartInfo(exe)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
         {
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tmpfs.Cli.dll"));
@@ -80,6 +88,9 @@ internal static class ControlClient
 
         start.ArgumentList.Add("daemon");
         using var child = Process.Start(start) ?? throw new CliException("tmpfs: cannot start the daemon");
+        child.StandardInput.Close();
+        child.StandardOutput.Close();
+        child.StandardError.Close();
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
