@@ -40,7 +40,7 @@ internal static class ControlPaths
     public static void EnsureDirectory()
     {
         var dir = Path.GetDirectoryName(Socket)!;
-        if (!Directory.Exists(dir))
+        if (!Directory.Exists(dir) && OperatingSystem.IsLinux())
         {
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }

@@ -70,7 +70,10 @@ internal sealed class TmpfsDaemon : IDisposable
             File.Delete(ControlPaths.Socket); // a dead daemon's socket: we hold the lock, so nobody serves it
             var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             listener.Bind(new UnixDomainSocketEndPoint(ControlPaths.Socket));
-            File.SetUnixFileMode(ControlPaths.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (OperatingSystem.IsLinux())
+            {
+                File.SetUnixFileMode(ControlPaths.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             listener.Listen(64);
             lockFile.SetLength(0);
             lockFile.Write(Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n"));
