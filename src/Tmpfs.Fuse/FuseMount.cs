@@ -6,7 +6,7 @@ namespace Tmpfs.Fuse;
 
 /// <summary>
 /// A <see cref="FileSystem"/> mounted into the operating system through /dev/fuse (as
-/// root: open /dev/fuse, mount(2) with the fd). Serving threads answer the kernel until
+/// root: open /dev/fuse, mount(2) with the fd; otherwise through fusermount3). Serving threads answer the kernel until
 /// the mount goes away (umount, umount -l, or <see cref="Unmount"/>); then every handle
 /// the kernel left open is closed and the engine's <see cref="FileSystem.Unmount"/> runs
 /// with its invariant checks, whose outcome <see cref="Wait()"/> returns.
@@ -17,6 +17,7 @@ public sealed class FuseMount : IDisposable
     private readonly List<Worker> workers = [];
     private readonly Lock finishGate = new();
     private bool finished;
+    private bool viaFusermount;
     private int exitCode;
 
     private FuseMount(FileSystem fs, string mountPoint, FuseMountOptions options)
@@ -46,7 +47,7 @@ public sealed class FuseMount : IDisposable
     /// <summary>Requests answered EIO/EINVAL because they were malformed or hit an unexpected failure.</summary>
     public long ProtocolErrors => Interlocked.Read(ref session.ProtocolErrors);
 
-    /// <summary>Mounts <paramref name="fs"/> on <paramref name="mountPoint"/> and starts serving it. Needs root and /dev/fuse.</summary>
+    /// <summary>Mounts <paramref name="fs"/> on <paramref name="mountPoint"/> and starts serving it: as root with mount(2), otherwise through fusermount3.</summary>
     public static FuseMount Mount(FileSystem fs, string mountPoint, FuseMountOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(fs);
@@ -54,11 +55,6 @@ public sealed class FuseMount : IDisposable
         if (!OperatingSystem.IsLinux())
         {
             throw new PlatformNotSupportedException("FUSE mounts need Linux");
-        }
-
-        if (Native.GetEuid() != 0)
-        {
-            throw new UnauthorizedAccessException("mounting through /dev/fuse needs root (fusermount3 is not supported yet)");
         }
 
         var full = Path.GetFullPath(mountPoint).TrimEnd('/');
@@ -72,22 +68,10 @@ public sealed class FuseMount : IDisposable
             throw new DirectoryNotFoundException($"mount point '{full}' is not a directory");
         }
 
-        var fd = Native.Open("/dev/fuse", Native.O_RDWR | Native.O_CLOEXEC);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open /dev/fuse: errno {Marshal.GetLastPInvokeError()}");
-        }
-
         var mount = new FuseMount(fs, full, options);
-        var rootMode = Convert.ToString(fs.Nodes.GetAttributes(NodeOperations.RootId).Mode & FileModes.TypeMask, 8);
-        var data = string.Create(CultureInfo.InvariantCulture, $"fd={fd},rootmode={rootMode},user_id=0,group_id=0,default_permissions,allow_other");
-        var flags = (options.NoSuid ? Native.MS_NOSUID : 0) | (options.NoDev ? Native.MS_NODEV : 0);
-        if (Native.Mount(options.Source, full, "fuse." + options.Subtype, flags, data) != 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            Native.Close(fd);
-            throw new IOException($"mount of {full} failed: errno {errno}");
-        }
+        var asRoot = Native.GetEuid() == 0;
+        var fd = asRoot ? MountDirect(fs, full, options) : MountWithFusermount(full, options);
+        mount.viaFusermount = !asRoot;
 
         try
         {
@@ -95,11 +79,163 @@ public sealed class FuseMount : IDisposable
         }
         catch
         {
-            Native.Umount2(full, Native.MNT_DETACH);
+            mount.DetachMountPoint(lazy: true);
             throw;
         }
 
         return mount;
+    }
+
+    /// <summary>As root: open /dev/fuse and mount(2) with the fd. Returns the fd.</summary>
+    private static int MountDirect(FileSystem fs, string full, FuseMountOptions options)
+    {
+        var fd = Native.Open("/dev/fuse", Native.O_RDWR | Native.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open /dev/fuse: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        var rootMode = Convert.ToString(fs.Nodes.GetAttributes(NodeOperations.RootId).Mode & FileModes.TypeMask, 8);
+        var data = string.Create(CultureInfo.InvariantCulture, $"fd={fd},rootmode={rootMode},user_id=0,group_id=0,default_permissions,allow_other");
+        if (Native.Mount(options.Source, full, "fuse." + options.Subtype, VfsFlags(options), data) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Native.Close(fd);
+            throw new IOException($"mount of {full} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        return fd;
+    }
+
+    /// <summary>
+    /// Not root: fusermount3 mounts (it is set-uid root) and sends the /dev/fuse fd back over
+    /// a socket named by _FUSE_COMMFD (SCM_RIGHTS). Returns the fd.
+    /// </summary>
+    private static unsafe int MountWithFusermount(string full, FuseMountOptions options)
+    {
+        var sv = stackalloc int[2];
+        if (NativeMount.SocketPair(NativeMount.AF_UNIX, NativeMount.SOCK_STREAM, 0, sv) != 0)
+        {
+            throw new IOException($"socketpair failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        NativeMount.Fcntl(sv[1], NativeMount.F_SETFD, 1); // ours stays out of the child
+        var opts = new List<string>
+        {
+            "fsname=" + options.Source, "subtype=" + options.Subtype, "default_permissions",
+            options.ReadOnly ? "ro" : "rw",
+        };
+        if (options.NoSuid)
+        {
+            opts.Add("nosuid");
+        }
+
+        if (options.NoDev)
+        {
+            opts.Add("nodev");
+        }
+
+        if (options.NoExec)
+        {
+            opts.Add("noexec");
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo(options.Fusermount ?? "fusermount3")
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("-o");
+        start.ArgumentList.Add(string.Join(',', opts));
+        start.ArgumentList.Add("--");
+        start.ArgumentList.Add(full);
+        start.Environment["_FUSE_COMMFD"] = sv[0].ToString(CultureInfo.InvariantCulture);
+        int fd;
+        string error;
+        try
+        {
+            using var child = System.Diagnostics.Process.Start(start) ?? throw new IOException("cannot start fusermount3");
+            Native.Close(sv[0]);
+            sv[0] = -1;
+            fd = NativeMount.ReceiveFd(sv[1]);
+            error = child.StandardError.ReadToEnd().Trim();
+            child.WaitForExit();
+            if (child.ExitCode != 0 && fd > 0)
+            {
+                Native.Close(fd);
+                fd = 0;
+            }
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new IOException($"cannot run fusermount3 (needed to mount as an ordinary user): {e.Message}", e);
+        }
+        finally
+        {
+            if (sv[0] >= 0)
+            {
+                Native.Close(sv[0]);
+            }
+
+            Native.Close(sv[1]);
+        }
+
+        if (fd <= 0)
+        {
+            throw new IOException(error.Length > 0 ? error : $"fusermount3 did not mount {full}");
+        }
+
+        NativeMount.Fcntl(fd, NativeMount.F_SETFD, 1);
+        return fd;
+    }
+
+    private static ulong VfsFlags(FuseMountOptions o) =>
+        (o.NoSuid ? Native.MS_NOSUID : 0) | (o.NoDev ? Native.MS_NODEV : 0) |
+        (o.NoExec ? NativeMount.MS_NOEXEC : 0) | (o.ReadOnly ? NativeMount.MS_RDONLY : 0);
+
+    /// <summary>
+    /// mount -o remount of the VFS flags (ro/rw, nosuid, nodev, noexec) of the mount point:
+    /// mount(2) with MS_REMOUNT|MS_BIND, which sets the flags of this mount. Root only.
+    /// </summary>
+    public void RemountFlags(bool readOnly, bool noSuid, bool noDev, bool noExec)
+    {
+        var flags = NativeMount.MS_REMOUNT | NativeMount.MS_BIND |
+            VfsFlags(new FuseMountOptions { ReadOnly = readOnly, NoSuid = noSuid, NoDev = noDev, NoExec = noExec });
+        if (NativeMount.Mount(null, MountPoint, null, flags, null) != 0)
+        {
+            throw new IOException($"remount of {MountPoint} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+    }
+
+    /// <summary>
+    /// Starts an unmount without waiting for the end: umount2 (lazily with <paramref name="lazy"/>),
+    /// or fusermount3 -u [-z] when the mount was made through it. Returns 0 or the errno (EBUSY
+    /// while in use). The serving threads stop once the kernel lets go; <see cref="Wait()"/> waits for that.
+    /// </summary>
+    public int DetachMountPoint(bool lazy)
+    {
+        if (!viaFusermount)
+        {
+            return Native.Umount2(MountPoint, lazy ? Native.MNT_DETACH : 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo(Options.Fusermount ?? "fusermount3")
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(lazy ? "-uz" : "-u");
+        start.ArgumentList.Add("--");
+        start.ArgumentList.Add(MountPoint);
+        using var child = System.Diagnostics.Process.Start(start);
+        if (child is null)
+        {
+            return Native.EINVAL;
+        }
+
+        child.StandardError.ReadToEnd();
+        child.WaitForExit();
+        return child.ExitCode == 0 ? 0 : 16; // EBUSY is what fusermount3 -u fails with in practice
     }
 
     /// <summary>
@@ -130,12 +266,11 @@ public sealed class FuseMount : IDisposable
     /// <summary>umount(2) (EBUSY while in use) or, with <paramref name="lazy"/>, umount -l; then waits for the end.</summary>
     public int Unmount(bool lazy = false)
     {
-        if (IsServing && Native.Umount2(MountPoint, lazy ? Native.MNT_DETACH : 0) != 0)
+        if (IsServing && DetachMountPoint(lazy) is var errno and not 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
             if (IsServing)
             {
-                throw new IOException($"umount {MountPoint} failed: errno {errno}");
+                throw new IOException($"umount {MountPoint} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
         }
 
@@ -167,9 +302,9 @@ public sealed class FuseMount : IDisposable
     {
         if (IsServing)
         {
-            if (Native.Umount2(MountPoint, 0) != 0)
+            if (DetachMountPoint(lazy: false) != 0)
             {
-                Native.Umount2(MountPoint, Native.MNT_DETACH);
+                DetachMountPoint(lazy: true);
             }
 
             if (!session.Stopped.Wait(TimeSpan.FromSeconds(10)) && ConnectionId >= 0)

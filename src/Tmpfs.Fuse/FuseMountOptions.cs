@@ -31,6 +31,18 @@ public sealed record FuseMountOptions
     /// <summary>MS_NODEV.</summary>
     public bool NoDev { get; init; } = true;
 
+    /// <summary>MS_NOEXEC.</summary>
+    public bool NoExec { get; init; }
+
+    /// <summary>MS_RDONLY: the VFS refuses every change with EROFS before it reaches the server.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>
+    /// When not root: the fusermount3 program that mounts for us (found in PATH when null).
+    /// Root mounts with mount(2) directly.
+    /// </summary>
+    public string? Fusermount { get; init; }
+
     /// <summary>Where the server reports what it cannot send back to a caller (protocol errors, unmount failures).</summary>
     public TextWriter? Log { get; init; }
 }
