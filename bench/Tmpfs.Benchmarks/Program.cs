@@ -1,0 +1,36 @@
+using BenchmarkDotNet.Running;
+using Tmpfs.Benchmarks;
+
+// dotnet run -c Release --project bench/Tmpfs.Benchmarks -- --filter '*'   BenchmarkDotNet, all workloads
+// dotnet run -c Release --project bench/Tmpfs.Benchmarks -- overhead       memory overhead table
+// dotnet run -c Release --project bench/Tmpfs.Benchmarks -- smoke          one timed pass of each workload (no BenchmarkDotNet)
+if (args.Length > 0 && args[0] == "overhead")
+{
+    return Overhead.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == Overhead.ChildVerb)
+{
+    return Overhead.RunChild(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "smoke")
+{
+    return Smoke.Run(args[1..]);
+}
+
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(Overhead).Assembly).Run(args);
+var reports = summaries.SelectMany(s => s.Reports).ToList();
+if (reports.Count > 0)
+{
+    var table = Ratios.Render(reports);
+    Console.WriteLine();
+    Console.WriteLine(table);
+    var dir = summaries.First().ResultsDirectoryPath;
+    Directory.CreateDirectory(dir);
+    var path = Path.Combine(dir, "ratios.md");
+    File.WriteAllText(path, table);
+    Console.WriteLine($"ratios written to {path}");
+}
+
+return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;

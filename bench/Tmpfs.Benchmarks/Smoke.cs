@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using BenchmarkDotNet.Attributes;
+using Tmpfs.Benchmarks.Stores;
+
+namespace Tmpfs.Benchmarks;
+
+/// <summary>
+/// A quick check without BenchmarkDotNet: each benchmark method run twice per peer in this
+/// process (the second run timed), with the same setup and cleanup attributes honoured.
+/// Arguments: optional substrings of "Class.Method" and peer names to select, and
+/// "--passes N" to run each method N times (the last timed), e.g. under a profiler.
+/// </summary>
+internal static class Smoke
+{
+    public static int Run(string[] args)
+    {
+        var passes = 2;
+        var filters = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--passes" && i + 1 < args.Length)
+            {
+                passes = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                filters.Add(args[i]);
+            }
+        }
+
+        var peers = Enum.GetValues<Peer>().Where(p => !filters.Any(f => Enum.TryParse<Peer>(f, out _)) || filters.Contains(p.ToString())).ToList();
+        var names = filters.Where(f => !Enum.TryParse<Peer>(f, out _)).ToList();
+        var types = typeof(Smoke).Assembly.GetTypes().Where(t => !t.IsAbstract && t.IsPublic && t.GetMethods().Any(m => m.GetCustomAttribute<BenchmarkAttribute>() != null));
+        foreach (var type in types)
+        {
+            foreach (var method in type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() != null))
+            {
+                var key = $"{type.Name}.{method.Name}";
+                if (names.Count > 0 && !names.Any(n => key.Contains(n, StringComparison.OrdinalIgnoreCase)))
+                {
+                    continue;
+                }
+
+                foreach (var peer in peers)
+                {
+                    Console.Write($"{key,-30} {peer,-12} ");
+                    try
+                    {
+                        Console.WriteLine(RunOne(type, method, peer, passes));
+                    }
+                    catch (Exception e) when (e is TargetInvocationException or NotSupportedException)
+                    {
+                        Console.WriteLine($"FAILED: {(e.InnerException ?? e).GetType().Name}: {(e.InnerException ?? e).Message}");
+                    }
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private static string RunOne(Type type, MethodInfo method, Peer peer, int passes)
+    {
+        var instance = Activator.CreateInstance(type)!;
+        type.GetProperty("Peer")!.SetValue(instance, peer);
+        var ops = method.GetCustomAttribute<BenchmarkAttribute>()!.OperationsPerInvoke;
+        Invoke<GlobalSetupAttribute>(instance, method, a => a.Targets);
+        try
+        {
+            double seconds = 0;
+            for (var pass = 0; pass < passes; pass++)
+            {
+                Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
+                var sw = Stopwatch.StartNew();
+                method.Invoke(instance, null);
+                seconds = sw.Elapsed.TotalSeconds;
+                Invoke<IterationCleanupAttribute>(instance, method, a => a.Targets);
+            }
+
+            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op");
+        }
+        finally
+        {
+            Invoke<GlobalCleanupAttribute>(instance, method, a => a.Targets);
+        }
+    }
+
+    private static void Invoke<TAttribute>(object instance, MethodInfo benchmark, Func<TAttribute, string[]> targets)
+        where TAttribute : Attribute
+    {
+        foreach (var m in instance.GetType().GetMethods())
+        {
+            var attribute = m.GetCustomAttribute<TAttribute>();
+            if (attribute != null && (targets(attribute).Length == 0 || targets(attribute).Contains(benchmark.Name)))
+            {
+                m.Invoke(instance, null);
+            }
+        }
+    }
+}
