@@ -96,7 +96,8 @@ internal sealed class Superblock
     /// <summary>True for the one caller (unmount or the last close) that tears the mount down.</summary>
     public bool ClaimTeardown() => Interlocked.Exchange(ref teardownClaimed, 1) == 0;
 
-    public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
+    /// <summary>current_time(): a coarse clock (see <see cref="CoarseClock"/>).</summary>
+    public long NowNs() => Memory.Clock.NowNs();
 
     /// <summary>shmem_get_inode + shmem_reserve_inode: a new inode charged to ispace, or ENOSPC.</summary>
     public Inode NewInode(int mode, uint uid, uint gid, ulong rdev = 0)
