@@ -38,13 +38,13 @@ internal static class PageCache
         var count = (int)Math.Min(destination.Length, size - offset);
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        Span<int> run = stackalloc int[MaxRun];
+        Span<int> run = stackalloc int[RunLength(offset, count)];
         var done = 0;
         while (done < count)
         {
             var pos = offset + done;
             var index = pos >> PageShift;
-            var pages = (int)Math.Min(MaxRun, (((offset + count - 1) >> PageShift) - index) + 1);
+            var pages = (int)Math.Min(run.Length, (((offset + count - 1) >> PageShift) - index) + 1);
 
             // The resident pages and holes of this stretch, with references, in one hold of
             // the mapping lock; a swapped page ends the run and is swapped in by itself.
@@ -106,7 +106,7 @@ internal static class PageCache
     private static int FindGetRun(Inode inode, long index, Span<int> pfns, bool stopAtHole)
     {
         var frames = inode.Sb.Frames;
-        Span<long> entries = stackalloc long[MaxRun];
+        Span<long> entries = stackalloc long[pfns.Length]; // sized to the run: a 4 KiB call zeroes one slot, not 64
         var got = 0;
         lock (inode.MappingLock)
         {
@@ -154,13 +154,13 @@ internal static class PageCache
         var count = (int)Math.Min(source.Length, MaxFileSize - offset);
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        Span<int> run = stackalloc int[MaxRun];
+        Span<int> run = stackalloc int[RunLength(offset, count)];
         var done = 0;
         while (done < count)
         {
             var pos = offset + done;
             var index = pos >> PageShift;
-            var pages = (int)Math.Min(MaxRun, (((offset + count - 1) >> PageShift) - index) + 1);
+            var pages = (int)Math.Min(run.Length, (((offset + count - 1) >> PageShift) - index) + 1);
 
             // The resident pages this write overwrites, with references, in one hold of the
             // mapping lock; a hole or a swapped page ends the run.
@@ -467,6 +467,10 @@ internal static class PageCache
 
         return size;
     }
+
+    /// <summary>The pages [offset, offset + count) touches, at most <see cref="MaxRun"/> (count > 0).</summary>
+    private static int RunLength(long offset, int count) =>
+        (int)Math.Min(MaxRun, ((offset + count - 1) >> PageShift) - (offset >> PageShift) + 1);
 
     private static void MarkWritten(PageFrames frames, int pfn)
     {
