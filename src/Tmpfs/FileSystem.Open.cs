@@ -30,9 +30,32 @@ public sealed partial class FileSystem
         var created = false;
         if ((flags & OpenFlags.Create) != 0)
         {
+            PathWalk.ParentResult? walked = null;
+            if ((flags & OpenFlags.Exclusive) == 0)
+            {
+                // O_CREAT of a file that already exists changes no directory: look it up
+                // under the read lock, and take the write lock only to create. As in the
+                // kernel, the walk to the parent is not repeated under the lock (CreateIn
+                // refuses a directory removed meanwhile).
+                using (EnterRead())
+                {
+                    var parent = PathWalk.LookupParent(sb, path, c);
+                    if (parent.Type == PathWalk.LastType.Normal && !parent.TrailingSlash)
+                    {
+                        Permission.Check(parent.Dir, AccessMode.Execute, c);
+                        if (parent.Dir.Dir!.Lookup(parent.Name) is { IsRegular: true } existing)
+                        {
+                            return FinishOpen(existing, flags, c, created: false);
+                        }
+                    }
+
+                    walked = parent;
+                }
+            }
+
             using (EnterWrite())
             {
-                (inode, created) = OpenCreate(path, flags, mode, c);
+                (inode, created) = OpenCreate(path, flags, mode, c, walked);
                 return FinishOpen(inode, flags, c, created);
             }
         }
@@ -50,11 +73,11 @@ public sealed partial class FileSystem
         }
     }
 
-    private (Inode Inode, bool Created) OpenCreate(string path, OpenFlags flags, int mode, Credentials c)
+    private (Inode Inode, bool Created) OpenCreate(string path, OpenFlags flags, int mode, Credentials c, PathWalk.ParentResult? walked)
     {
         for (var links = 0; ; links++)
         {
-            var parent = PathWalk.LookupParent(sb, path, c);
+            var parent = links == 0 && walked is { } first ? first : PathWalk.LookupParent(sb, path, c);
             if (parent.Type != PathWalk.LastType.Normal)
             {
                 // ".", ".." or the root: do_open says EEXIST with O_EXCL, else EISDIR.

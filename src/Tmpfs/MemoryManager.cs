@@ -34,6 +34,7 @@ public sealed partial class MemoryManager : IDisposable
     {
         Frames = new PageFrames(budgetBytes, maxBudgetBytes);
         Time = timeProvider ?? TimeProvider.System;
+        Clock = new CoarseClock(Time);
         Lru = new LruLists(Frames);
         Swap = new SwapSpace(Frames);
         Reclaim = new Reclaim(Frames, Lru, Swap, Stat);
@@ -124,6 +125,9 @@ public sealed partial class MemoryManager : IDisposable
     internal Action<int>? UnuseHook { get; set; }
 
     internal TimeProvider Time { get; }
+
+    /// <summary>Inode time stamps: coarse with the system clock, exact with an injected one.</summary>
+    internal CoarseClock Clock { get; }
 
     /// <summary>Parses a size with the kernel's memparse suffixes (k, m, g, t, p, e), e.g. "512M".</summary>
     public static long ParseSize(string text) => MountOptions.ParseSize(text);

@@ -59,6 +59,21 @@ internal sealed class LruLists
         }
     }
 
+    /// <summary>folio_add_lru for a batch (a folio_batch): new pages to the inactive head under one lock hold.</summary>
+    public void AddRun(ReadOnlySpan<int> pfns)
+    {
+        lock (lruLock)
+        {
+            foreach (var pfn in pfns)
+            {
+                Debug.Assert(!frames.TestFlag(pfn, PageFlags.Lru), "page already on an LRU list");
+                frames.ClearFlag(pfn, PageFlags.Active);
+                PushHead(inactive, pfn);
+                frames.SetFlag(pfn, PageFlags.Lru);
+            }
+        }
+    }
+
     /// <summary>Unlinks a page that is about to be freed; false when it was not on a list (isolated).</summary>
     public bool Remove(int pfn)
     {

@@ -14,6 +14,7 @@ internal sealed class DirectoryContents
     public const long FirstCookie = 3;
 
     private readonly Dictionary<string, DirEntry> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirEntry>.AlternateLookup<ReadOnlySpan<char>> bySpan;
     private readonly List<DirEntry> byCookie = []; // creation order; removed entries stay as tombstones until compacted
     private int tombstones;
     private long nextCookie = FirstCookie;
@@ -21,6 +22,7 @@ internal sealed class DirectoryContents
     public DirectoryContents(Inode parent)
     {
         Parent = parent;
+        bySpan = byName.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>The directory's parent (itself for the root).</summary>
@@ -42,6 +44,9 @@ internal sealed class DirectoryContents
         return byName.TryGetValue(name, out var e) ? e.Inode : null;
     }
 
+    /// <summary>Looks a name up without making a string of it (path walks).</summary>
+    public Inode? Lookup(ReadOnlySpan<char> name) => bySpan.TryGetValue(name, out var e) ? e.Inode : null;
+
     public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
 
     public void Add(string name, Inode inode)
@@ -55,8 +60,7 @@ internal sealed class DirectoryContents
     {
         var found = byName.Remove(name, out var entry);
         Debug.Assert(found && entry is not null, "removing a missing entry");
-        var at = Find(entry.Cookie);
-        Debug.Assert(at >= 0 && ReferenceEquals(byCookie[at], entry), "cookie index out of step");
+        Debug.Assert(IsIndexed(entry), "cookie index out of step"); // the search runs in Debug builds only
         entry.Removed = true;
         tombstones++;
         if (tombstones > 32 && tombstones * 2 > byCookie.Count)
@@ -97,10 +101,10 @@ internal sealed class DirectoryContents
 
     public IEnumerable<DirEntry> Entries => byName.Values;
 
-    private int Find(long cookie)
+    private bool IsIndexed(DirEntry entry)
     {
-        var at = SeekPosition(cookie);
-        return at < byCookie.Count && byCookie[at].Cookie == cookie ? at : -1;
+        var at = SeekPosition(entry.Cookie);
+        return at < byCookie.Count && ReferenceEquals(byCookie[at], entry);
     }
 }
 

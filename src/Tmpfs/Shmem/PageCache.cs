@@ -38,47 +38,100 @@ internal static class PageCache
         var count = (int)Math.Min(destination.Length, size - offset);
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
+        Span<int> run = stackalloc int[RunLength(offset, count)];
         var done = 0;
         while (done < count)
         {
             var pos = offset + done;
             var index = pos >> PageShift;
-            var inPage = (int)(pos & (PageSize - 1));
-            var chunk = Math.Min(PageSize - inPage, count - done);
-            int pfn;
-            try
+            var pages = (int)Math.Min(run.Length, (((offset + count - 1) >> PageShift) - index) + 1);
+
+            // The resident pages and holes of this stretch, with references, in one hold of
+            // the mapping lock; a swapped page ends the run and is swapped in by itself.
+            var got = FindGetRun(inode, index, run[..pages], stopAtHole: false);
+            if (got == 0)
             {
-                pfn = FindGetPage(inode, index);
-            }
-            catch (TmpfsException) when (done > 0)
-            {
-                break;
+                try
+                {
+                    run[0] = FindGetPage(inode, index);
+                }
+                catch (TmpfsException) when (done > 0)
+                {
+                    break;
+                }
+
+                got = 1;
             }
 
-            var target = destination.Slice(done, chunk);
-            if (pfn >= 0)
+            for (var i = 0; i < got; i++)
             {
-                if (frames.TestFlag(pfn, PageFlags.Uptodate))
+                pos = offset + done;
+                var inPage = (int)(pos & (PageSize - 1));
+                var chunk = Math.Min(PageSize - inPage, count - done);
+                var target = destination.Slice(done, chunk);
+                var pfn = run[i];
+                if (pfn >= 0)
                 {
-                    frames.GetSpan(pfn).Slice(inPage, chunk).CopyTo(target);
+                    if (frames.TestFlag(pfn, PageFlags.Uptodate))
+                    {
+                        frames.GetSpan(pfn).Slice(inPage, chunk).CopyTo(target);
+                    }
+                    else
+                    {
+                        target.Clear();
+                    }
+
+                    memory.Lru.MarkAccessed(pfn);
+                    frames.PutPage(pfn);
                 }
                 else
                 {
                     target.Clear();
                 }
 
-                memory.Lru.MarkAccessed(pfn);
-                frames.PutPage(pfn);
+                done += chunk;
             }
-            else
-            {
-                target.Clear();
-            }
-
-            done += chunk;
         }
 
         return done;
+    }
+
+    /// <summary>
+    /// find_get_pages_contig: the entries from <paramref name="index"/> on, at most
+    /// <paramref name="pfns"/>.Length and within one tree leaf, under one hold of the mapping
+    /// lock; each resident frame gets a reference for the caller there (the rule reclaim
+    /// relies on), a hole is -1. Stops before a swap entry, and before a hole when
+    /// <paramref name="stopAtHole"/>. Returns how many it filled (0: the first needs the slow path).
+    /// </summary>
+    private static int FindGetRun(Inode inode, long index, Span<int> pfns, bool stopAtHole)
+    {
+        var frames = inode.Sb.Frames;
+        Span<long> entries = stackalloc long[pfns.Length]; // sized to the run: a 4 KiB call zeroes one slot, not 64
+        var got = 0;
+        lock (inode.MappingLock)
+        {
+            var n = inode.Pages.GetRange(index, entries[..pfns.Length]);
+            for (; got < n; got++)
+            {
+                var entry = entries[got];
+                if (PageCacheTree.IsFrame(entry))
+                {
+                    var pfn = PageCacheTree.ToFrame(entry);
+                    frames.GetPage(pfn);
+                    pfns[got] = pfn;
+                }
+                else if (entry == 0 && !stopAtHole)
+                {
+                    pfns[got] = -1;
+                }
+                else
+                {
+                    break;
+                }
+            }
+        }
+
+        return got;
     }
 
     /// <summary>
@@ -101,38 +154,56 @@ internal static class PageCache
         var count = (int)Math.Min(source.Length, MaxFileSize - offset);
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        Span<int> run = stackalloc int[MaxRun];
+        Span<int> run = stackalloc int[RunLength(offset, count)];
         var done = 0;
         while (done < count)
         {
             var pos = offset + done;
             var index = pos >> PageShift;
-            var inPage = (int)(pos & (PageSize - 1));
-            var chunk = Math.Min(PageSize - inPage, count - done);
-            int pfn;
-            try
+            var pages = (int)Math.Min(run.Length, (((offset + count - 1) >> PageShift) - index) + 1);
+
+            // The resident pages this write overwrites, with references, in one hold of the
+            // mapping lock; a hole or a swapped page ends the run.
+            var got = FindGetRun(inode, index, run[..pages], stopAtHole: true);
+            if (got == 0)
             {
-                pfn = FindGetPage(inode, index);
-            }
-            catch (TmpfsException) when (done > 0)
-            {
-                break;
+                int pfn;
+                try
+                {
+                    pfn = FindGetPage(inode, index);
+                }
+                catch (TmpfsException) when (done > 0)
+                {
+                    break;
+                }
+
+                if (pfn >= 0)
+                {
+                    run[0] = pfn;
+                    got = 1;
+                }
             }
 
-            if (pfn >= 0)
+            if (got > 0)
             {
-                source.Slice(done, chunk).CopyTo(frames.GetSpan(pfn).Slice(inPage, chunk));
-                MarkWritten(frames, pfn);
-                memory.Lru.MarkAccessed(pfn);
-                frames.PutPage(pfn);
-                done += chunk;
-                GrowSize(inode, pos + chunk);
+                for (var i = 0; i < got; i++)
+                {
+                    pos = offset + done;
+                    var inPage = (int)(pos & (PageSize - 1));
+                    var chunk = Math.Min(PageSize - inPage, count - done);
+                    source.Slice(done, chunk).CopyTo(frames.GetSpan(run[i]).Slice(inPage, chunk));
+                    MarkWritten(frames, run[i]);
+                    memory.Lru.MarkAccessed(run[i]);
+                    frames.PutPage(run[i]);
+                    done += chunk;
+                }
+
+                GrowSize(inode, offset + done);
                 continue;
             }
 
             // A hole: allocate it and the holes after it that this write covers, in one batch,
             // fill them, and only then let reclaim see them.
-            int got;
             try
             {
                 got = AllocateRun(inode, index, pos, offset + count, run);
@@ -145,15 +216,20 @@ internal static class PageCache
             for (var i = 0; i < got; i++)
             {
                 pos = offset + done;
-                inPage = (int)(pos & (PageSize - 1));
-                chunk = Math.Min(PageSize - inPage, count - done);
+                var inPage = (int)(pos & (PageSize - 1));
+                var chunk = Math.Min(PageSize - inPage, count - done);
                 source.Slice(done, chunk).CopyTo(frames.GetSpan(run[i]).Slice(inPage, chunk));
                 MarkWritten(frames, run[i]);
-                memory.Lru.Add(run[i]);
-                frames.PutPage(run[i]);
                 done += chunk;
-                GrowSize(inode, pos + chunk);
             }
+
+            memory.Lru.AddRun(run[..got]);
+            for (var i = 0; i < got; i++)
+            {
+                frames.PutPage(run[i]);
+            }
+
+            GrowSize(inode, offset + done);
         }
 
         return done;
@@ -440,6 +516,10 @@ internal static class PageCache
         return size;
     }
 
+    /// <summary>The pages [offset, offset + count) touches, at most <see cref="MaxRun"/> (count > 0).</summary>
+    private static int RunLength(long offset, int count) =>
+        (int)Math.Min(MaxRun, ((offset + count - 1) >> PageShift) - (offset >> PageShift) + 1);
+
     private static void MarkWritten(PageFrames frames, int pfn)
     {
         const PageFlags written = PageFlags.Uptodate | PageFlags.Dirty;
@@ -471,11 +551,22 @@ internal static class PageCache
         var memory = sb.Memory;
         var want = writeEnd > writeStart ? (int)Math.Min(pfns.Length, ((writeEnd - 1) >> PageShift) - index + 1) : 1;
         var run = 1;
-        lock (inode.MappingLock)
+        if (want > 1)
         {
-            while (run < want && inode.Pages.Get(index + run) == 0)
+            Span<long> entries = stackalloc long[MaxRun];
+            lock (inode.MappingLock)
             {
-                run++;
+                // Count the holes after the first, a leaf at a time.
+                while (run < want)
+                {
+                    var n = inode.Pages.GetRange(index + run, entries[..Math.Min(want - run, MaxRun)]);
+                    var holes = entries[..n].IndexOfAnyExcept(0L);
+                    run += holes < 0 ? n : holes;
+                    if (holes >= 0)
+                    {
+                        break;
+                    }
+                }
             }
         }
 

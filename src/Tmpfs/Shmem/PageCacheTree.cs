@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Tmpfs.Shmem;
 
@@ -7,7 +8,9 @@ namespace Tmpfs.Shmem;
 /// 64-slot nodes whose height grows with the largest index. An entry is 0 for a hole,
 /// positive for a resident frame (pfn + 1) and negative for a swap entry (~swap), the
 /// way an xarray slot holds a folio pointer or a value entry. Holes cost nothing: a
-/// sparse 8 EiB file with one page holds one path of nodes.
+/// sparse 8 EiB file with one page holds one path of nodes. As in the xarray, a lone
+/// entry at index 0 lives in the head itself (no node for a one-page file); nodes are
+/// built when a second index appears. A leaf holds its 64 slots inline (one object).
 /// </summary>
 /// <remarks>Not thread-safe: callers hold the mapping lock or the inode lock.</remarks>
 internal struct PageCacheTree
@@ -17,7 +20,8 @@ internal struct PageCacheTree
     private const int Mask = Fanout - 1;
 
     private Node? root;
-    private int height; // levels below and including the root; 0 = empty
+    private int height; // levels below and including the root; 0 = no nodes
+    private long head; // the entry at index 0 while there are no nodes (xa_head holding an entry)
 
     /// <summary>Number of non-hole entries.</summary>
     public long Count { get; private set; }
@@ -36,22 +40,66 @@ internal struct PageCacheTree
 
     public readonly long Get(long index)
     {
-        if (root is null || !Covers(index, height))
+        if (root is null)
         {
-            return 0;
+            return index == 0 ? head : 0;
         }
 
-        var node = root;
+        var leaf = FindLeaf(index);
+        return leaf is null ? 0 : leaf.Slots[(int)(index & Mask)];
+    }
+
+    /// <summary>
+    /// Gang lookup: the entries at <paramref name="index"/> and the indices after it, up to
+    /// <paramref name="entries"/>.Length and the end of the 64-slot leaf holding
+    /// <paramref name="index"/>, with one walk of the tree. Returns how many were filled
+    /// (holes are 0); at least one for a non-empty span.
+    /// </summary>
+    public readonly int GetRange(long index, Span<long> entries)
+    {
+        var n = Math.Min(entries.Length, Fanout - (int)(index & Mask));
+        if (root is null)
+        {
+            entries[..n].Clear();
+            if (index == 0 && n > 0)
+            {
+                entries[0] = head;
+            }
+
+            return n;
+        }
+
+        var leaf = FindLeaf(index);
+        if (leaf is null)
+        {
+            entries[..n].Clear();
+        }
+        else
+        {
+            ((ReadOnlySpan<long>)leaf.Slots).Slice((int)(index & Mask), n).CopyTo(entries);
+        }
+
+        return n;
+    }
+
+    private readonly Leaf? FindLeaf(long index)
+    {
+        if (!Covers(index, height))
+        {
+            return null;
+        }
+
+        var node = root!;
         for (var level = height - 1; level > 0; level--)
         {
-            node = node.Children![(int)((index >> (level * Shift)) & Mask)];
+            node = Unsafe.As<Interior>(node).Children[(int)((index >> (level * Shift)) & Mask)];
             if (node is null)
             {
-                return 0;
+                return null;
             }
         }
 
-        return node.Slots![(int)(index & Mask)];
+        return Unsafe.As<Leaf>(node);
     }
 
     /// <summary>Stores an entry (0 erases) and returns the one it replaced.</summary>
@@ -65,6 +113,19 @@ internal struct PageCacheTree
 
         if (root is null)
         {
+            if (index == 0)
+            {
+                var was = head;
+                head = entry;
+                if (was == 0)
+                {
+                    Count++;
+                }
+
+                return was;
+            }
+
+            // A second index: build the nodes, and move a head entry into them.
             height = 1;
             while (!Covers(index, height))
             {
@@ -72,40 +133,57 @@ internal struct PageCacheTree
             }
 
             root = NewNode(height);
+            if (head != 0)
+            {
+                SetInNodes(0, head);
+                head = 0;
+            }
         }
 
         while (!Covers(index, height))
         {
             // Grow upwards: the old root becomes child 0 of a new root.
-            var up = NewNode(height + 1);
-            up.Children![0] = root;
+            var up = (Interior)NewNode(height + 1);
+            up.Children[0] = root;
             up.Used = 1;
             root = up;
             height++;
         }
 
-        var node = root;
+        var old = SetInNodes(index, entry);
+        if (old == 0)
+        {
+            Count++;
+        }
+
+        return old;
+    }
+
+    private readonly long SetInNodes(long index, long entry)
+    {
+        var node = root!;
         for (var level = height - 1; level > 0; level--)
         {
+            var interior = Unsafe.As<Interior>(node);
             var slot = (int)((index >> (level * Shift)) & Mask);
-            var child = node.Children![slot];
+            var child = interior.Children[slot];
             if (child is null)
             {
                 child = NewNode(level);
-                node.Children[slot] = child;
-                node.Used++;
+                interior.Children[slot] = child;
+                interior.Used++;
             }
 
             node = child;
         }
 
+        var leaf = Unsafe.As<Leaf>(node);
         var leafSlot = (int)(index & Mask);
-        var old = node.Slots![leafSlot];
-        node.Slots[leafSlot] = entry;
+        var old = leaf.Slots[leafSlot];
+        leaf.Slots[leafSlot] = entry;
         if (old == 0)
         {
-            node.Used++;
-            Count++;
+            leaf.Used++;
         }
 
         return old;
@@ -119,8 +197,19 @@ internal struct PageCacheTree
     {
         index = 0;
         entry = 0;
-        if (root is null || from >= to)
+        if (from >= to)
         {
+            return false;
+        }
+
+        if (root is null)
+        {
+            if (head != 0 && from <= 0 && to > 0)
+            {
+                entry = head;
+                return true;
+            }
+
             return false;
         }
 
@@ -138,6 +227,7 @@ internal struct PageCacheTree
     {
         root = null;
         height = 0;
+        head = 0;
         Count = 0;
     }
 
@@ -155,7 +245,7 @@ internal struct PageCacheTree
 
             if (level == 1)
             {
-                var value = node.Slots![slot];
+                var value = Unsafe.As<Leaf>(node).Slots[slot];
                 if (value != 0)
                 {
                     index = start;
@@ -165,7 +255,7 @@ internal struct PageCacheTree
             }
             else
             {
-                var child = node.Children![slot];
+                var child = Unsafe.As<Interior>(node).Children[slot];
                 if (child is not null && Find(child, level - 1, start, Math.Max(from, start), to, out index, out entry))
                 {
                     return true;
@@ -180,7 +270,20 @@ internal struct PageCacheTree
 
     private long Erase(long index)
     {
-        if (root is null || !Covers(index, height))
+        if (root is null)
+        {
+            if (index != 0 || head == 0)
+            {
+                return 0;
+            }
+
+            var was = head;
+            head = 0;
+            Count--;
+            return was;
+        }
+
+        if (!Covers(index, height))
         {
             return 0;
         }
@@ -204,17 +307,19 @@ internal struct PageCacheTree
         var slot = (int)((index >> ((level - 1) * Shift)) & Mask);
         if (level == 1)
         {
-            var old = node.Slots![slot];
+            var leaf = Unsafe.As<Leaf>(node);
+            var old = leaf.Slots[slot];
             if (old != 0)
             {
-                node.Slots[slot] = 0;
-                node.Used--;
+                leaf.Slots[slot] = 0;
+                leaf.Used--;
             }
 
             return old;
         }
 
-        var child = node.Children![slot];
+        var interior = Unsafe.As<Interior>(node);
+        var child = interior.Children[slot];
         if (child is null)
         {
             return 0;
@@ -223,8 +328,8 @@ internal struct PageCacheTree
         var erased = EraseIn(child, level - 1, index);
         if (erased != 0 && child.Used == 0)
         {
-            node.Children[slot] = null;
-            node.Used--;
+            interior.Children[slot] = null;
+            interior.Used--;
         }
 
         return erased;
@@ -234,14 +339,33 @@ internal struct PageCacheTree
 
     private static bool Covers(long index, int levels) => index < Capacity(levels);
 
-    private static Node NewNode(int level) => level == 1
-        ? new Node { Slots = new long[Fanout] }
-        : new Node { Children = new Node?[Fanout] };
+    private static Node NewNode(int level) => level == 1 ? new Leaf() : new Interior();
 
-    private sealed class Node
+    private abstract class Node
     {
-        public long[]? Slots;
-        public Node?[]? Children;
         public int Used;
+    }
+
+    /// <summary>A bottom node: 64 entries inline, one object of 536 bytes.</summary>
+    private sealed class Leaf : Node
+    {
+        public LeafSlots Slots;
+    }
+
+    private sealed class Interior : Node
+    {
+        public InteriorSlots Children;
+    }
+
+    [InlineArray(Fanout)]
+    private struct LeafSlots
+    {
+        private long element;
+    }
+
+    [InlineArray(Fanout)]
+    private struct InteriorSlots
+    {
+        private Node? element;
     }
 }

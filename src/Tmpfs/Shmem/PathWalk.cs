@@ -27,6 +27,9 @@ internal static class PathWalk
     /// <summary>What a parent lookup found: the directory, the final name, and how the path ended.</summary>
     public readonly record struct ParentResult(Inode Dir, string Name, LastType Type, bool TrailingSlash);
 
+    /// <summary>A parent lookup's result with the final name as a range of the path (no string made).</summary>
+    private readonly record struct ParentSpan(Inode Dir, int NameStart, int NameLength, LastType Type, bool TrailingSlash);
+
     /// <summary>Resolves a whole path to its inode (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG).</summary>
     public static Inode Lookup(Superblock sb, string path, Credentials cred, bool followFinal)
     {
@@ -65,7 +68,7 @@ internal static class PathWalk
 
     private static Inode Lookup(Superblock sb, Inode start, string path, Credentials cred, bool followFinal, ref int symlinks)
     {
-        var parent = LookupParent(sb, start, path, cred, ref symlinks);
+        var parent = WalkParent(sb, start, path, cred, ref symlinks);
         var dir = parent.Dir;
         Inode inode;
         switch (parent.Type)
@@ -80,7 +83,8 @@ internal static class PathWalk
                 return dir.Dir!.Parent;
             default:
                 Permission.Check(dir, AccessMode.Execute, cred);
-                inode = dir.Dir!.Lookup(parent.Name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{parent.Name}'");
+                var name = path.AsSpan(parent.NameStart, parent.NameLength);
+                inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{name}'");
                 break;
         }
 
@@ -99,12 +103,22 @@ internal static class PathWalk
 
     private static ParentResult LookupParent(Superblock sb, Inode start, string path, Credentials cred, ref int symlinks)
     {
+        var parent = WalkParent(sb, start, path, cred, ref symlinks);
+        var name = parent.Type == LastType.Root ? "."
+            : parent.NameLength == path.Length ? path
+            : path.Substring(parent.NameStart, parent.NameLength);
+        return new ParentResult(parent.Dir, name, parent.Type, parent.TrailingSlash);
+    }
+
+    private static ParentSpan WalkParent(Superblock sb, Inode start, string path, Credentials cred, ref int symlinks)
+    {
         if (path.Length == 0)
         {
             TmpfsException.Throw(Errno.ENOENT, "empty path");
         }
 
-        if (Encoding.UTF8.GetByteCount(path) >= PathMax)
+        // At most 3 UTF-8 bytes per UTF-16 char, so short paths need no count.
+        if (path.Length >= PathMax / 3 && Encoding.UTF8.GetByteCount(path) >= PathMax)
         {
             TmpfsException.Throw(Errno.ENAMETOOLONG, "path longer than PATH_MAX");
         }
@@ -127,7 +141,7 @@ internal static class PathWalk
             if (pos >= span.Length)
             {
                 // Only slashes: the path names the starting directory itself.
-                return new ParentResult(dir, ".", LastType.Root, true);
+                return new ParentSpan(dir, 0, 0, LastType.Root, true);
             }
 
             var end = span[pos..].IndexOf('/');
@@ -154,7 +168,7 @@ internal static class PathWalk
                     ".." => LastType.DotDot,
                     _ => LastType.Normal,
                 };
-                return new ParentResult(dir, component.ToString(), type, trailing);
+                return new ParentSpan(dir, pos, nameEnd - pos, type, trailing);
             }
 
             // An intermediate component: must be a searchable directory.
@@ -169,7 +183,7 @@ internal static class PathWalk
             }
             else
             {
-                child = dir.Dir!.Lookup(component.ToString()) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{component}'");
+                child = dir.Dir!.Lookup(component) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file or directory: '{component}'");
                 if (child.IsSymlink)
                 {
                     child = FollowLink(sb, dir, child, cred, ref symlinks);

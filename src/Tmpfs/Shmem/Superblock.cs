@@ -96,14 +96,18 @@ internal sealed class Superblock
     /// <summary>True for the one caller (unmount or the last close) that tears the mount down.</summary>
     public bool ClaimTeardown() => Interlocked.Exchange(ref teardownClaimed, 1) == 0;
 
-    public long NowNs() => Timespec.FromDateTimeOffset(Memory.Time.GetUtcNow()).TotalNanoseconds;
+    /// <summary>current_time(): a coarse clock (see <see cref="CoarseClock"/>).</summary>
+    public long NowNs() => Memory.Clock.NowNs();
 
     /// <summary>shmem_get_inode + shmem_reserve_inode: a new inode charged to ispace, or ENOSPC.</summary>
     public Inode NewInode(int mode, uint uid, uint gid, ulong rdev = 0)
     {
-        long ino;
+        var now = NowNs();
+        var generation = (uint)Random.Shared.Next();
+        Inode inode;
         lock (statLock)
         {
+            // One hold of stat_lock: charge ispace, take the number, enter the inode set.
             if (MaxInodes != 0)
             {
                 if (freeIspace < BogoInodeSize)
@@ -114,24 +118,19 @@ internal sealed class Superblock
                 freeIspace -= BogoInodeSize;
             }
 
-            ino = nextIno++;
-        }
+            inode = new Inode(this, nextIno++, generation, mode, uid, gid, now) { Rdev = rdev };
+            if (inode.IsDirectory)
+            {
+                inode.Dir = new DirectoryContents(inode);
+                inode.Size = 2 * Inode.BogoDirentSize;
+                inode.Nlink = 2;
+            }
+            else
+            {
+                inode.Nlink = 1;
+            }
 
-        var inode = new Inode(this, ino, (uint)Random.Shared.Next(), mode, uid, gid, NowNs()) { Rdev = rdev };
-        if (inode.IsDirectory)
-        {
-            inode.Dir = new DirectoryContents(inode);
-            inode.Size = 2 * Inode.BogoDirentSize;
-            inode.Nlink = 2;
-        }
-        else
-        {
-            inode.Nlink = 1;
-        }
-
-        lock (statLock)
-        {
-            inodes.Add(ino, inode);
+            inodes.Add(inode.Ino, inode); // published whole, as before
         }
 
         return inode;
