@@ -44,8 +44,16 @@ internal sealed class DirectoryContents
         return byName.TryGetValue(name, out var e) ? e.Inode : null;
     }
 
-    /// <summary>Looks a name up without making a string of it (path walks).</summary>
-    public Inode? Lookup(ReadOnlySpan<char> name) => bySpan.TryGetValue(name, out var e) ? e.Inode : null;
+    /// <summary>Looks a name up without making a string of it (path walks); ENAMETOOLONG as above.</summary>
+    public Inode? Lookup(ReadOnlySpan<char> name)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        return bySpan.TryGetValue(name, out var e) ? e.Inode : null;
+    }
 
     public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
 
