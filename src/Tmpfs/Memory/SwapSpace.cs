@@ -279,13 +279,7 @@ internal sealed class SwapSpace : IDisposable
     {
         lock (cacheLock)
         {
-            if (cache.TryGetValue(entry.Value, out var pfn))
-            {
-                frames.GetPage(pfn);
-                return pfn;
-            }
-
-            return -1;
+            return GetCachedLocked(entry);
         }
     }
 
@@ -299,9 +293,9 @@ internal sealed class SwapSpace : IDisposable
     {
         lock (cacheLock)
         {
-            if (cache.TryGetValue(entry.Value, out var existing))
+            var existing = GetCachedLocked(entry);
+            if (existing >= 0)
             {
-                frames.GetPage(existing);
                 return existing;
             }
 
@@ -342,14 +336,22 @@ internal sealed class SwapSpace : IDisposable
         lock (cacheLock)
         {
             Device(entry.Type)!.Release(entry.Offset, SwapDevice.MapEntry);
-            if (cache.TryGetValue(entry.Value, out var pfn))
-            {
-                frames.GetPage(pfn);
-                return pfn;
-            }
-
-            return -1;
+            return GetCachedLocked(entry);
         }
+    }
+
+    // The frame caching the entry with a reference for the caller, or -1; cacheLock held, so
+    // the cache's own reference keeps the count above zero while we take ours.
+    private int GetCachedLocked(SwapEntry entry)
+    {
+        Debug.Assert(cacheLock.IsHeldByCurrentThread, "swap cache lock not held");
+        if (cache.TryGetValue(entry.Value, out var pfn))
+        {
+            frames.GetPage(pfn);
+            return pfn;
+        }
+
+        return -1;
     }
 
     /// <summary>
