@@ -207,6 +207,10 @@ public sealed partial class FileSystem
             sb.Evict(inode);
         }
 
+        // A reclaim pass may still hold a reference to a page it isolated before eviction
+        // truncated it; the frame is free once the pass ends. Wait for that, so that the
+        // budget's counters are back where they were when unmount returns.
+        Memory.Reclaim.WaitForPasses();
         Interleaving.Point();
 
         var problems = new List<string>();

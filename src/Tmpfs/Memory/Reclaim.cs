@@ -65,9 +65,19 @@ internal sealed class Reclaim : IDisposable
         return new PauseScope(passLock);
     }
 
-    /// <summary>Waits until the reclaim passes running now have ended.</summary>
+    /// <summary>
+    /// Waits until the reclaim passes running now have ended (a pass holds references to
+    /// the pages it isolated until it ends, even to pages truncated meanwhile).
+    /// </summary>
     public void WaitForPasses()
     {
+        if (Interleaving.Current is { } scheduler)
+        {
+            // A controlled pass may be paused holding passLock: wait through the scheduler.
+            scheduler.WaitUntil(() => passLock.CurrentReadCount == 0);
+            return;
+        }
+
         using (Pause())
         {
         }
