@@ -431,7 +431,7 @@ public sealed class FuseMount : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            session.Log($"fuse: cannot set {path}: {e.Message}");
+            session.Log($"fuse: cannot raise the readahead window ({path}: {e.Message}); reads use the kernel's default window");
         }
     }
 

@@ -164,7 +164,7 @@ internal sealed class CliSandbox : IDisposable
         }
     }
 
-    private static string FindCommand()
+    internal static string FindCommand()
     {
         // tests/Tmpfs.Fuse.Tests/bin/CONFIG/net10.0/ -> src/Tmpfs.Cli/bin/CONFIG/net10.0/Tmpfs.Cli
         var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
@@ -174,7 +174,7 @@ internal sealed class CliSandbox : IDisposable
         return Path.Combine(repo, "src", "Tmpfs.Cli", "bin", config, tfm, "Tmpfs.Cli");
     }
 
-    private static string ResolveDotnet()
+    internal static string ResolveDotnet()
     {
         var root = Environment.GetEnvironmentVariable("DOTNET_ROOT");
         if (!string.IsNullOrEmpty(root) && File.Exists(Path.Combine(root, "dotnet")))

@@ -14,6 +14,12 @@ internal static partial class CliNative
     [LibraryImport("libc", EntryPoint = "getuid")]
     public static partial uint GetUid();
 
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    public static partial uint GetEgid();
+
     [LibraryImport("libc", EntryPoint = "setsid", SetLastError = true)]
     public static partial int SetSid();
 

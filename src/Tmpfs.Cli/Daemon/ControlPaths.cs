@@ -42,7 +42,14 @@ internal static class ControlPaths
         var dir = Path.GetDirectoryName(Socket)!;
         if (!Directory.Exists(dir) && OperatingSystem.IsLinux())
         {
-            Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            try
+            {
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                throw new CliException($"tmpfs: cannot create the control directory {dir}: {e.Message} (set TMPFS_CONTROL_SOCKET or XDG_RUNTIME_DIR to a directory you own)");
+            }
         }
     }
 }

@@ -295,7 +295,9 @@ internal sealed class TmpfsDaemon : IDisposable
                 Log($"swapon {swap}");
             }
 
-            var fs = memory.Mount(options.EngineOptions);
+            // shmem_fill_super: the root belongs to the mounter (current_fsuid/fsgid) unless
+            // uid=/gid= say otherwise; the daemon runs as the user who mounts.
+            var fs = memory.Mount(options.EngineOptions, new Credentials(CliNative.GetEuid(), CliNative.GetEgid()));
             FuseMount mount;
             var source = string.IsNullOrEmpty(r.Source) ? options.FsName ?? "tmpfs" : r.Source;
             try
