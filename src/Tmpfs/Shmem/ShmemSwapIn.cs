@@ -150,7 +150,16 @@ internal static partial class ShmemSwap
         }
 
         Span<int> pfns = stackalloc int[MaxSwapInRun];
-        n = memory.AllocateFrames(pfns[..n]);
+        try
+        {
+            n = memory.AllocateFrames(pfns[..n]);
+        }
+        catch (TmpfsException e) when (e.Errno == Errno.ENOSPC)
+        {
+            // shmem_swapin_folio: no page to read into is -ENOMEM, whatever the caller (a
+            // read, a write, swapoff); ENOSPC is for space a file is refused. The entry stays.
+            TmpfsException.Throw(Errno.ENOMEM, $"no free page to swap in slot {first.Type}:{first.Offset}: memory and swap are full");
+        }
 
         // swapcache_prepare for each slot. The first must become ours, or we wait for the
         // swap-in that got there first; the run ends at any other one already cached or gone.

@@ -129,6 +129,57 @@ public sealed class SwapIntegrityTests
         }
     }
 
+    /// <summary>
+    /// RAM and swap both full: a write that needs a page is ENOSPC, a read of a swapped-out
+    /// page has no frame to swap into and is ENOMEM (shmem_swapin_folio's error); neither
+    /// changes anything, and once space is freed every byte reads back.
+    /// </summary>
+    [Fact]
+    public void RamAndSwapFull_SwapInIsEnomem_AndNothingIsLost()
+    {
+        using var dir = new SwapDir();
+        using var memory = new MemoryManager(64 * Page);
+        memory.Swapon(dir.File("swap"), 64 * Page);
+        var fs = memory.Mount("size=0");
+        var data = new byte[Page];
+        long off = 0;
+        using (var h = fs.Open("/f", OpenFlags.Create | OpenFlags.ReadWrite, 0x1A4))
+        {
+            while (true)
+            {
+                data.AsSpan().Fill((byte)(off / Page));
+                try
+                {
+                    h.Write(data, off);
+                }
+                catch (TmpfsException e) when (e.Errno == Errno.ENOSPC)
+                {
+                    break;
+                }
+
+                off += Page;
+            }
+
+            Assert.True(memory.MemInfo.SwapFree < Page, $"swap not full: {memory.MemInfo}");
+            var buf = new byte[Page];
+            var refused = Assert.Throws<TmpfsException>(() => h.Read(buf, 0)); // page 0 went to swap first
+            Assert.Equal(Errno.ENOMEM, refused.Errno);
+
+            // Free the last quarter of the file; then all that is left reads back.
+            var keep = off - (off / 4 / Page * Page);
+            h.Truncate(keep);
+            for (long o = 0; o < keep; o += Page)
+            {
+                Assert.Equal(Page, h.Read(buf, o));
+                Assert.True(buf.AsSpan().IndexOfAnyExcept((byte)(o / Page)) < 0, $"page {o / Page} changed");
+            }
+        }
+
+        fs.Unmount();
+        Assert.Equal(memory.TotalBytes, memory.FreeBytes);
+        Assert.Equal(memory.MemInfo.SwapTotal, memory.MemInfo.SwapFree);
+    }
+
     [Fact]
     public void UnmountWhileSwapped_FreesSlotsAndLeavesNoInodeOnTheSwaplist()
     {
