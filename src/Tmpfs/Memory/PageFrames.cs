@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace Tmpfs.Memory;
 
@@ -23,6 +22,7 @@ internal sealed unsafe class PageFrames : IDisposable
     private const int ChunkShift = 9; // 512 frames = 2 MiB per native allocation
     private const int ChunkFrames = 1 << ChunkShift;
     private const int WaitTableSize = 256;
+    private const int PopulateMin = 8; // fewer fresh frames are cheaper to fault one by one
 
     private readonly byte*[] chunks;
     private readonly PageDescriptor[]?[] descriptors; // one array per carved chunk: no cost for memory never used
@@ -147,9 +147,7 @@ internal sealed unsafe class PageFrames : IDisposable
                 var chunk = pfn >> ChunkShift;
                 if (chunks[chunk] == null)
                 {
-                    var frames = Math.Min(ChunkFrames, CapacityFrames - (chunk << ChunkShift));
-                    chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
-                    descriptors[chunk] = NewDescriptors(frames);
+                    CarveChunk(chunk);
                 }
 
                 carvedFrames++;
@@ -179,6 +177,7 @@ internal sealed unsafe class PageFrames : IDisposable
     public int AllocateBatch(Span<int> pfns)
     {
         var got = 0;
+        int carvedFrom, carvedTo;
         lock (freeLock)
         {
             var want = Math.Min(pfns.Length, limitFrames - (carvedFrames - freeCount));
@@ -189,21 +188,27 @@ internal sealed unsafe class PageFrames : IDisposable
                 pfns[got++] = pfn;
             }
 
+            carvedFrom = carvedFrames;
             while (got < want && carvedFrames < CapacityFrames)
             {
                 var pfn = carvedFrames;
                 var chunk = pfn >> ChunkShift;
                 if (chunks[chunk] == null)
                 {
-                    var frames = Math.Min(ChunkFrames, CapacityFrames - (chunk << ChunkShift));
-                    chunks[chunk] = (byte*)NativeMemory.AlignedAlloc((nuint)frames * PageSize, PageSize);
-                    descriptors[chunk] = NewDescriptors(frames);
+                    CarveChunk(chunk);
                 }
 
                 carvedFrames++;
                 this[pfn].RefCount = 1;
                 pfns[got++] = pfn;
             }
+
+            carvedTo = carvedFrames;
+        }
+
+        if (carvedTo - carvedFrom >= PopulateMin)
+        {
+            PopulateFrames(carvedFrom, carvedTo);
         }
 
         return got;
@@ -295,10 +300,51 @@ internal sealed unsafe class PageFrames : IDisposable
     /// <summary>The frame's 4 KiB of memory.</summary>
     public Span<byte> GetSpan(int pfn) => new(Address(pfn), PageSize);
 
+    /// <summary>
+    /// Copies <paramref name="source"/> into the frame at <paramref name="offset"/>; a
+    /// <paramref name="streaming"/> copy bypasses the cache and must be followed by
+    /// <see cref="PageCopy.Fence"/> before the page is published.
+    /// </summary>
+    public void CopyIn(int pfn, int offset, ReadOnlySpan<byte> source, bool streaming)
+    {
+        Debug.Assert((uint)offset + (uint)source.Length <= PageSize, "copy past the end of a frame");
+        PageCopy.CopyIn(source, Address(pfn) + offset, streaming);
+    }
+
+    /// <summary>Copies <paramref name="destination"/>.Length bytes out of the frame from <paramref name="offset"/>.</summary>
+    public void CopyOut(int pfn, int offset, Span<byte> destination)
+    {
+        Debug.Assert((uint)offset + (uint)destination.Length <= PageSize, "copy past the end of a frame");
+        PageCopy.CopyOut(Address(pfn) + offset, destination);
+    }
+
     public byte* Address(int pfn)
     {
         Debug.Assert((uint)pfn < (uint)carvedFrames, "pfn out of range");
         return chunks[pfn >> ChunkShift] + ((long)(pfn & (ChunkFrames - 1)) << PageShift);
+    }
+
+    /// <summary>
+    /// Faults in the frames [from, to), just carved and never touched, in one call per chunk
+    /// instead of a fault per page in the copy that fills them. Outside freeLock: another
+    /// thread touching one of them meanwhile only takes the fault itself.
+    /// </summary>
+    private void PopulateFrames(int from, int to)
+    {
+        while (from < to)
+        {
+            var end = Math.Min(to, ((from >> ChunkShift) + 1) << ChunkShift);
+            ChunkMemory.Populate(Address(from), (nuint)(end - from) * PageSize);
+            from = end;
+        }
+    }
+
+    // Called with freeLock held: the memory and descriptors of a chunk about to be used.
+    private void CarveChunk(int chunk)
+    {
+        var frames = Math.Min(ChunkFrames, CapacityFrames - (chunk << ChunkShift));
+        chunks[chunk] = ChunkMemory.Allocate((nuint)frames * PageSize);
+        descriptors[chunk] = NewDescriptors(frames);
     }
 
     private static PageDescriptor[] NewDescriptors(int frames)
@@ -440,7 +486,8 @@ internal sealed unsafe class PageFrames : IDisposable
         {
             if (chunks[i] != null)
             {
-                NativeMemory.AlignedFree(chunks[i]);
+                var frames = Math.Min(ChunkFrames, CapacityFrames - (i << ChunkShift));
+                ChunkMemory.Free(chunks[i], (nuint)frames * PageSize);
                 chunks[i] = null;
             }
         }

@@ -22,6 +22,10 @@ internal static class PageCache
     private const int PageShift = PageFrames.PageShift;
     private const int MaxRun = 64;
 
+    // A write this large would evict itself from the cache (1 MiB of L2 per core on the
+    // machines measured) before it is read: copy it with non-temporal stores (PageCopy).
+    private const int StreamingWrite = 1 << 20;
+
     /// <summary>
     /// shmem_file_read_iter: copies from <paramref name="offset"/> up to EOF. Holes and
     /// pages not yet written (fallocated, !Uptodate) read as zeros. A swap read error is
@@ -74,7 +78,7 @@ internal static class PageCache
                 {
                     if (frames.TestFlag(pfn, PageFlags.Uptodate))
                     {
-                        frames.GetSpan(pfn).Slice(inPage, chunk).CopyTo(target);
+                        frames.CopyOut(pfn, inPage, target);
                     }
                     else
                     {
@@ -154,6 +158,7 @@ internal static class PageCache
         var count = (int)Math.Min(source.Length, MaxFileSize - offset);
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
+        var streaming = count >= StreamingWrite;
         Span<int> run = stackalloc int[RunLength(offset, count)];
         var done = 0;
         while (done < count)
@@ -191,12 +196,13 @@ internal static class PageCache
                     pos = offset + done;
                     var inPage = (int)(pos & (PageSize - 1));
                     var chunk = Math.Min(PageSize - inPage, count - done);
-                    source.Slice(done, chunk).CopyTo(frames.GetSpan(run[i]).Slice(inPage, chunk));
+                    frames.CopyIn(run[i], inPage, source.Slice(done, chunk), streaming);
                     MarkWritten(frames, run[i]);
                     memory.Lru.MarkAccessed(run[i]);
-                    frames.PutPage(run[i]);
                     done += chunk;
                 }
+
+                PublishRun(frames, run[..got], streaming);
 
                 GrowSize(inode, offset + done);
                 continue;
@@ -218,9 +224,14 @@ internal static class PageCache
                 pos = offset + done;
                 var inPage = (int)(pos & (PageSize - 1));
                 var chunk = Math.Min(PageSize - inPage, count - done);
-                source.Slice(done, chunk).CopyTo(frames.GetSpan(run[i]).Slice(inPage, chunk));
+                frames.CopyIn(run[i], inPage, source.Slice(done, chunk), streaming);
                 MarkWritten(frames, run[i]);
                 done += chunk;
+            }
+
+            if (streaming)
+            {
+                PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
             }
 
             memory.Lru.AddRun(run[..got]);
@@ -526,6 +537,20 @@ internal static class PageCache
         if ((frames[pfn].Flags & (int)written) != (int)written)
         {
             frames.SetFlag(pfn, written);
+        }
+    }
+
+    /// <summary>Drops the references of an overwritten run, its streaming stores fenced first.</summary>
+    private static void PublishRun(PageFrames frames, ReadOnlySpan<int> pfns, bool streaming)
+    {
+        if (streaming)
+        {
+            PageCopy.Fence();
+        }
+
+        foreach (var pfn in pfns)
+        {
+            frames.PutPage(pfn);
         }
     }
 

@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Tmpfs.Memory;
+
+/// <summary>
+/// Copies between callers' buffers and page frames with vector loads and stores (the
+/// kernel's copy_from_user/copy_to_user into a folio). Span.CopyTo hands 2 KiB and more to
+/// libc's memmove, which copies a page with <c>rep movsb</c>: on the AMD machines measured
+/// (docs/benchmarks.md) that ran at half the speed of a plain vector loop when source and
+/// frame were not equally aligned, as a caller's byte[] (16 bytes past a 64-byte line) never is.
+/// </summary>
+/// <remarks>
+/// Streaming copies use non-temporal stores: a large write would evict itself from the
+/// cache before anyone reads it, and a full-line store needs no read-for-ownership, so this
+/// roughly halves the memory traffic of a sequential write. Non-temporal stores are weakly
+/// ordered: the caller ends a streaming write with <see cref="Fence"/> before the data is
+/// published (the kernel's memcpy_flushcache is followed by a wmb the same way).
+/// </remarks>
+internal static unsafe class PageCopy
+{
+    private const int Block = 256; // four 64-byte lines per loop step
+
+    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/> (inside a frame).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 phase: its vector calls are not inlined
+    public static void CopyIn(ReadOnlySpan<byte> source, byte* destination, bool streaming)
+    {
+        var length = (nuint)source.Length;
+        var blocks = length & ~(nuint)(Block - 1);
+        if (blocks == 0 || !Vector256.IsHardwareAccelerated)
+        {
+            source.CopyTo(new Span<byte>(destination, source.Length));
+            return;
+        }
+
+        ref var from = ref MemoryMarshal.GetReference(source);
+        if (streaming && ((nint)destination & 63) == 0)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < blocks; i += Block)
+                {
+                    var a = Vector512.LoadUnsafe(ref from, i);
+                    var b = Vector512.LoadUnsafe(ref from, i + 64);
+                    var c = Vector512.LoadUnsafe(ref from, i + 128);
+                    var d = Vector512.LoadUnsafe(ref from, i + 192);
+                    a.StoreAlignedNonTemporal(destination + i);
+                    b.StoreAlignedNonTemporal(destination + i + 64);
+                    c.StoreAlignedNonTemporal(destination + i + 128);
+                    d.StoreAlignedNonTemporal(destination + i + 192);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < blocks; i += Block / 2)
+                {
+                    var a = Vector256.LoadUnsafe(ref from, i);
+                    var b = Vector256.LoadUnsafe(ref from, i + 32);
+                    var c = Vector256.LoadUnsafe(ref from, i + 64);
+                    var d = Vector256.LoadUnsafe(ref from, i + 96);
+                    a.StoreAlignedNonTemporal(destination + i);
+                    b.StoreAlignedNonTemporal(destination + i + 32);
+                    c.StoreAlignedNonTemporal(destination + i + 64);
+                    d.StoreAlignedNonTemporal(destination + i + 96);
+                }
+            }
+        }
+        else
+        {
+            CopyBlocks(ref from, ref *destination, blocks);
+        }
+
+        if (blocks < length)
+        {
+            source[(int)blocks..].CopyTo(new Span<byte>(destination + blocks, (int)(length - blocks)));
+        }
+    }
+
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="source"/> (inside a frame).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 phase: its vector calls are not inlined
+    public static void CopyOut(byte* source, Span<byte> destination)
+    {
+        var length = (nuint)destination.Length;
+        var blocks = length & ~(nuint)(Block - 1);
+        if (blocks == 0 || !Vector256.IsHardwareAccelerated)
+        {
+            new ReadOnlySpan<byte>(source, destination.Length).CopyTo(destination);
+            return;
+        }
+
+        CopyBlocks(ref *source, ref MemoryMarshal.GetReference(destination), blocks);
+        if (blocks < length)
+        {
+            new ReadOnlySpan<byte>(source + blocks, (int)(length - blocks)).CopyTo(destination[(int)blocks..]);
+        }
+    }
+
+    /// <summary>
+    /// Orders the non-temporal stores of earlier streaming copies before the stores that
+    /// follow (sfence); a no-op where stores are never weakly ordered this way.
+    /// </summary>
+    public static void Fence()
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.StoreFence();
+        }
+        else
+        {
+            Interlocked.MemoryBarrier();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 phase: its vector calls are not inlined
+    private static void CopyBlocks(ref byte from, ref byte to, nuint blocks)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (nuint i = 0; i < blocks; i += Block)
+            {
+                var a = Vector512.LoadUnsafe(ref from, i);
+                var b = Vector512.LoadUnsafe(ref from, i + 64);
+                var c = Vector512.LoadUnsafe(ref from, i + 128);
+                var d = Vector512.LoadUnsafe(ref from, i + 192);
+                a.StoreUnsafe(ref to, i);
+                b.StoreUnsafe(ref to, i + 64);
+                c.StoreUnsafe(ref to, i + 128);
+                d.StoreUnsafe(ref to, i + 192);
+            }
+
+            return;
+        }
+
+        for (nuint i = 0; i < blocks; i += 128)
+        {
+            var a = Vector256.LoadUnsafe(ref from, i);
+            var b = Vector256.LoadUnsafe(ref from, i + 32);
+            var c = Vector256.LoadUnsafe(ref from, i + 64);
+            var d = Vector256.LoadUnsafe(ref from, i + 96);
+            a.StoreUnsafe(ref to, i);
+            b.StoreUnsafe(ref to, i + 32);
+            c.StoreUnsafe(ref to, i + 64);
+            d.StoreUnsafe(ref to, i + 96);
+        }
+    }
+}
