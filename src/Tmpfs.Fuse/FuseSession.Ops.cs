@@ -198,7 +198,9 @@ internal sealed partial class FuseSession
         o.Fh = fh;
 
         // Every write passes through the kernel, so its page cache stays right across opens.
-        o.OpenFlags = (uint)OpenOutFlags.KeepCache;
+        // NOFLUSH: close(2) sends no FLUSH (fuse_flush returns at once). Ours had nothing to
+        // do (no writeback cache, locks are the kernel's), so it was a round trip per close.
+        o.OpenFlags = (uint)(OpenOutFlags.KeepCache | OpenOutFlags.NoFlush);
         var result = w.Reply.Send(unique, at + Unsafe.SizeOf<OpenOut>());
         if (result == -Native.ENOENT)
         {

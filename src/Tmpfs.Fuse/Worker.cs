@@ -38,6 +38,9 @@ internal sealed class Worker : IDisposable
 
     public DirectoryVisitor DirPlusVisitor { get; }
 
+    /// <summary>Requests this thread has read, by opcode (written by this thread only; read after it stopped, or racily for diagnostics).</summary>
+    public long[] RequestCounts { get; } = new long[(int)Opcode.MaxOpcode + 1];
+
     public void Start(string name)
     {
         thread = new Thread(Run) { IsBackground = true, Name = name };
