@@ -23,6 +23,9 @@ internal sealed class Worker : IDisposable
 
     public int Fd { get; }
 
+    /// <summary>The frames of the READ being answered (see <see cref="FileHandle.GetPages"/>).</summary>
+    public int[] Pages { get; } = new int[ReplyWriter.MaxSegments];
+
     public RequestBuffer Requests { get; }
 
     public ReplyWriter Reply { get; }
