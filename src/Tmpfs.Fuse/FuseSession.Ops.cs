@@ -11,21 +11,21 @@ internal sealed partial class FuseSession
     private void Lookup(Worker w, in Request r)
     {
         var name = Name(Request.TakeStringOf(r.Body));
-        StatInfo entry;
-        try
+        if (Nodes.TryLookup((long)r.NodeId, name, Caller(r), out var entry))
         {
-            entry = Nodes.Lookup((long)r.NodeId, name, Caller(r));
+            SendEntry(w, r.Unique, entry);
         }
-        catch (TmpfsException e) when (e.Errno == Errno.ENOENT && Options.EntryTimeout > TimeSpan.Zero)
+        else if (Options.EntryTimeout > TimeSpan.Zero)
         {
             // A negative entry: node id 0 with a timeout lets the kernel cache the miss.
             ref var negative = ref w.Reply.Struct<EntryOut>();
             Encode.Timeout(Options.EntryTimeout, out negative.EntryValid, out negative.EntryValidNsec);
             Reply(w, r.Unique, w.Reply.Send<EntryOut>(r.Unique));
-            return;
         }
-
-        SendEntry(w, r.Unique, entry);
+        else
+        {
+            Reply(w, r.Unique, w.Reply.SendError(r.Unique, (int)Errno.ENOENT));
+        }
     }
 
     /// <summary>An entry reply; if the kernel no longer wants it (ENOENT), it took no reference: give the lookup back.</summary>
@@ -345,7 +345,13 @@ internal sealed partial class FuseSession
         {
             var needed = list
                 ? Nodes.ListXattr(node, [], cred)
-                : Nodes.GetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), [], cred);
+                : Nodes.TryGetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), [], cred);
+            if (needed < 0)
+            {
+                Reply(w, r.Unique, w.Reply.SendError(r.Unique, (int)Errno.ENODATA));
+                return;
+            }
+
             ref var o = ref w.Reply.Struct<GetxattrOut>();
             o.Size = (uint)needed;
             Reply(w, r.Unique, w.Reply.Send<GetxattrOut>(r.Unique));
@@ -355,8 +361,8 @@ internal sealed partial class FuseSession
         var buffer = w.Reply.Payload[..(int)Math.Min(size, (uint)ReplyCapacity)];
         var n = list
             ? Nodes.ListXattr(node, buffer, cred)
-            : Nodes.GetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), buffer, cred);
-        Reply(w, r.Unique, w.Reply.Send(r.Unique, n));
+            : Nodes.TryGetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), buffer, cred);
+        Reply(w, r.Unique, n < 0 ? w.Reply.SendError(r.Unique, (int)Errno.ENODATA) : w.Reply.Send(r.Unique, n));
     }
 
     private void Removexattr(Worker w, in Request r)
