@@ -78,7 +78,7 @@ for t in $targets; do
 done
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end ($(date -u +%H:%M) UTC)"
 if [[ " $targets " == *" ours "* ]]; then
-  umount "$root/ours" && wait "$server_pid" && server_pid=
+  umount "$root/ours"; wait "$server_pid" || echo "server exit $?" >&2; server_pid=
   grep requests "$root/server.err" >&2 || true # round trips per opcode, all jobs together
 fi
 
