@@ -61,4 +61,5 @@ Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();
 Console.Error.WriteLine($"served {args[0]}: exit {code}, protocol errors {mount.ProtocolErrors}");
+Console.Error.WriteLine("requests: " + string.Join(' ', mount.RequestCounts().Select(kv => $"{kv.Key}={kv.Value}")));
 return code;

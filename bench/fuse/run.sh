@@ -66,8 +66,9 @@ PY
   rmdir "$dir"
 }
 
+echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo ?), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start ($(date -u +%H:%M) UTC)"
 for t in $targets; do
-  echo "== $t" >&2
+  echo "== $t (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   job "$t" seqwrite write 1M
   job "$t" seqread read 1M
   job "$t" randread randread 4k
@@ -75,6 +76,11 @@ for t in $targets; do
   rm -f "$root/$t/fio.dat"
   meta "$t"
 done
+echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end ($(date -u +%H:%M) UTC)"
+if [[ " $targets " == *" ours "* ]]; then
+  umount "$root/ours"; wait "$server_pid" || echo "server exit $?" >&2; server_pid=
+  grep requests "$root/server.err" >&2 || true # round trips per opcode, all jobs together
+fi
 
 python3 - "$results" "$targets" <<'PY'
 import json, sys

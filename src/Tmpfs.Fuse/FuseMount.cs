@@ -47,6 +47,34 @@ public sealed class FuseMount : IDisposable
     /// <summary>Requests answered EIO/EINVAL because they were malformed or hit an unexpected failure.</summary>
     public long ProtocolErrors => Interlocked.Read(ref session.ProtocolErrors);
 
+    /// <summary>
+    /// Requests read so far, by opcode name (diagnostics: how many round trips a workload
+    /// costs). Exact once the threads stopped; approximate while they run.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> RequestCounts()
+    {
+        var sums = new long[(int)Opcode.MaxOpcode + 1];
+        foreach (var w in workers)
+        {
+            for (var i = 0; i < sums.Length; i++)
+            {
+                sums[i] += Volatile.Read(ref w.RequestCounts[i]);
+            }
+        }
+
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 0; i < sums.Length; i++)
+        {
+            if (sums[i] != 0)
+            {
+                var name = Enum.IsDefined((Opcode)i) && i != (int)Opcode.MaxOpcode ? ((Opcode)i).ToString().ToUpperInvariant() : "OPCODE" + i.ToString(CultureInfo.InvariantCulture);
+                result[name] = sums[i];
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Mounts <paramref name="fs"/> on <paramref name="mountPoint"/> and starts serving it: as root with mount(2), otherwise through fusermount3.</summary>
     public static FuseMount Mount(FileSystem fs, string mountPoint, FuseMountOptions? options = null)
     {

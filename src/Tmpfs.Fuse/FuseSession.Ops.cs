@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Tmpfs.Fuse.Wire;
+using Tmpfs.Shmem;
 
 namespace Tmpfs.Fuse;
 
@@ -10,21 +11,21 @@ internal sealed partial class FuseSession
     private void Lookup(Worker w, in Request r)
     {
         var name = Name(Request.TakeStringOf(r.Body));
-        StatInfo entry;
-        try
+        if (Nodes.TryLookup((long)r.NodeId, name, Caller(r), out var entry))
         {
-            entry = Nodes.Lookup((long)r.NodeId, name, Caller(r));
+            SendEntry(w, r.Unique, entry);
         }
-        catch (TmpfsException e) when (e.Errno == Errno.ENOENT && Options.EntryTimeout > TimeSpan.Zero)
+        else if (Options.EntryTimeout > TimeSpan.Zero)
         {
             // A negative entry: node id 0 with a timeout lets the kernel cache the miss.
             ref var negative = ref w.Reply.Struct<EntryOut>();
             Encode.Timeout(Options.EntryTimeout, out negative.EntryValid, out negative.EntryValidNsec);
             Reply(w, r.Unique, w.Reply.Send<EntryOut>(r.Unique));
-            return;
         }
-
-        SendEntry(w, r.Unique, entry);
+        else
+        {
+            Reply(w, r.Unique, w.Reply.SendError(r.Unique, (int)Errno.ENOENT));
+        }
     }
 
     /// <summary>An entry reply; if the kernel no longer wants it (ENOENT), it took no reference: give the lookup back.</summary>
@@ -198,7 +199,9 @@ internal sealed partial class FuseSession
         o.Fh = fh;
 
         // Every write passes through the kernel, so its page cache stays right across opens.
-        o.OpenFlags = (uint)OpenOutFlags.KeepCache;
+        // NOFLUSH: close(2) sends no FLUSH (fuse_flush returns at once). Ours had nothing to
+        // do (no writeback cache, locks are the kernel's), so it was a round trip per close.
+        o.OpenFlags = (uint)(OpenOutFlags.KeepCache | OpenOutFlags.NoFlush);
         var result = w.Reply.Send(unique, at + Unsafe.SizeOf<OpenOut>());
         if (result == -Native.ENOENT)
         {
@@ -238,12 +241,34 @@ internal sealed partial class FuseSession
 
     private DirectoryHandle Directory(ulong fh) => Directories.Get(fh) ?? throw new TmpfsException(Errno.EBADF, "unknown directory handle");
 
+    /// <summary>
+    /// READ, without a copy on our side: the reply is written with writev straight from the
+    /// page frames, holding a reference on each until the kernel has copied them (holes from
+    /// a shared zero page). The one copy left is the kernel's, into the caller's page cache.
+    /// </summary>
     private void Read(Worker w, in Request r)
     {
         ref readonly var a = ref r.Arg<ReadIn>();
-        var size = (int)Math.Min(a.Size, (uint)ReplyCapacity);
-        var n = File(a.Fh).Read(w.Reply.Payload[..size], (long)a.Offset);
-        Reply(w, r.Unique, w.Reply.Send(r.Unique, n));
+        var size = (int)Math.Min(a.Size, (uint)MaxWrite);
+        var offset = (long)a.Offset;
+        var file = File(a.Fh);
+        var pfns = w.Pages;
+        var n = file.GetPages(offset, size, pfns, out var pages);
+        try
+        {
+            w.Reply.BeginVector();
+            for (var i = 0; i < pages; i++)
+            {
+                var (inPage, length) = PageCacheSpans.Slice(offset, n, i);
+                w.Reply.AddPage(file, pfns[i], inPage, length);
+            }
+
+            Reply(w, r.Unique, w.Reply.SendVector(r.Unique));
+        }
+        finally
+        {
+            file.PutPages(pfns.AsSpan(0, pages));
+        }
     }
 
     private void Write(Worker w, in Request r)
@@ -320,7 +345,13 @@ internal sealed partial class FuseSession
         {
             var needed = list
                 ? Nodes.ListXattr(node, [], cred)
-                : Nodes.GetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), [], cred);
+                : Nodes.TryGetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), [], cred);
+            if (needed < 0)
+            {
+                Reply(w, r.Unique, w.Reply.SendError(r.Unique, (int)Errno.ENODATA));
+                return;
+            }
+
             ref var o = ref w.Reply.Struct<GetxattrOut>();
             o.Size = (uint)needed;
             Reply(w, r.Unique, w.Reply.Send<GetxattrOut>(r.Unique));
@@ -330,8 +361,8 @@ internal sealed partial class FuseSession
         var buffer = w.Reply.Payload[..(int)Math.Min(size, (uint)ReplyCapacity)];
         var n = list
             ? Nodes.ListXattr(node, buffer, cred)
-            : Nodes.GetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), buffer, cred);
-        Reply(w, r.Unique, w.Reply.Send(r.Unique, n));
+            : Nodes.TryGetXattr(node, Name(Request.TakeStringOf(r.After<GetxattrIn>())), buffer, cred);
+        Reply(w, r.Unique, n < 0 ? w.Reply.SendError(r.Unique, (int)Errno.ENODATA) : w.Reply.Send(r.Unique, n));
     }
 
     private void Removexattr(Worker w, in Request r)

@@ -91,6 +91,7 @@ internal sealed partial class FuseSession
             var request = new Request(message);
             unique = request.Unique;
             opcode = request.Opcode;
+            worker.RequestCounts[Math.Min((uint)opcode, (uint)Opcode.MaxOpcode)]++;
             var handler = (uint)opcode < (uint)Table.Length ? Table[(int)opcode] : null;
             if (handler is null)
             {

@@ -23,6 +23,9 @@ internal sealed class Worker : IDisposable
 
     public int Fd { get; }
 
+    /// <summary>The frames of the READ being answered (see <see cref="FileHandle.GetPages"/>).</summary>
+    public int[] Pages { get; } = new int[ReplyWriter.MaxSegments];
+
     public RequestBuffer Requests { get; }
 
     public ReplyWriter Reply { get; }
@@ -37,6 +40,9 @@ internal sealed class Worker : IDisposable
     public DirectoryVisitor DirVisitor { get; }
 
     public DirectoryVisitor DirPlusVisitor { get; }
+
+    /// <summary>Requests this thread has read, by opcode (written by this thread only; read after it stopped, or racily for diagnostics).</summary>
+    public long[] RequestCounts { get; } = new long[(int)Opcode.MaxOpcode + 1];
 
     public void Start(string name)
     {

@@ -7,7 +7,7 @@ namespace Tmpfs;
 /// and the f* attribute calls. The inode stays alive while a handle is open, also after
 /// its last name is unlinked. Dispose closes it. Thread-safe.
 /// </summary>
-public sealed class FileHandle : IDisposable
+public sealed partial class FileHandle : IDisposable
 {
     private readonly FileSystem fs;
     private readonly Credentials opener;

@@ -17,7 +17,7 @@ namespace Tmpfs;
 /// until it is forgotten. Inode numbers are never reused within a mount; the generation is
 /// random per inode.
 /// </remarks>
-public sealed class NodeOperations
+public sealed partial class NodeOperations
 {
     /// <summary>The root directory's node id.</summary>
     public const long RootId = 1;

@@ -86,6 +86,75 @@ public sealed class MountTests
         Assert.Equal(0, m.Mount.Unmount());
     }
 
+    /// <summary>
+    /// READ replies are sent from the engine's page frames (holes from a zero page): a file the
+    /// kernel has never cached, with data, holes and fallocated pages, reads back right at any
+    /// offset and length, and every frame reference is returned (unmount checks the budget).
+    /// </summary>
+    [SkippableFact]
+    public void ReadsFromThePageFramesMatchTheFile()
+    {
+        using var m = new MountedTmpfs();
+        var expected = new byte[3 << 20];
+        var rnd = new Random(11);
+        using (var h = m.Fs.Open("/sparse", OpenFlags.Create | OpenFlags.ReadWrite, 420))
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                var chunk = new byte[rnd.Next(1, 40_000)];
+                rnd.NextBytes(chunk);
+                var at = rnd.Next(0, expected.Length - chunk.Length);
+                chunk.CopyTo(expected, at);
+                h.Write(chunk, at);
+            }
+
+            h.Fallocate(FallocateMode.KeepSize, 1 << 20, 64 << 10); // reads as zeros where not written
+            h.Truncate(expected.Length);
+        }
+
+        using (var f = File.OpenHandle(m.At("sparse")))
+        {
+            var buffer = new byte[1 << 20];
+            for (var i = 0; i < 200; i++)
+            {
+                var offset = rnd.Next(0, expected.Length + 4096);
+                var length = rnd.Next(1, buffer.Length);
+                var n = RandomAccess.Read(f, buffer.AsSpan(0, length), offset);
+                var want = Math.Max(0, Math.Min(length, expected.Length - offset));
+                Assert.Equal(want, n);
+                Assert.True(buffer.AsSpan(0, n).SequenceEqual(expected.AsSpan(Math.Min(offset, expected.Length), n)), $"bytes differ at {offset}+{length}");
+            }
+        }
+
+        Assert.Equal(expected, File.ReadAllBytes(m.At("sparse")));
+
+        // O_DIRECT bypasses the kernel's page cache, so READs arrive at unaligned offsets
+        // and lengths and start or end inside a page.
+        var copy = System.IO.Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(copy, expected);
+            Ok(m.Sh($$"""
+                python3 - <<'PY'
+                import os, random
+                want = open("{{copy}}", "rb").read()
+                fd = os.open("sparse", os.O_RDONLY | os.O_DIRECT)
+                r = random.Random(5)
+                for _ in range(300):
+                    off = r.randrange(len(want) + 5000); n = r.randrange(1, 300000)
+                    got = os.pread(fd, n, off)
+                    assert got == want[off:off + n], (off, n, len(got))
+                PY
+                """), m);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+
+        Assert.Equal(0, m.Mount.Unmount());
+    }
+
     private static byte[] ReadEngine(FileSystem fs, string path, int length)
     {
         using var h = fs.Open(path, OpenFlags.ReadOnly);

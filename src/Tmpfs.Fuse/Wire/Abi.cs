@@ -141,6 +141,8 @@ internal enum OpenOutFlags : uint
     KeepCache = 1 << 1,
     NonSeekable = 1 << 2,
     CacheDir = 1 << 3,
+    Stream = 1 << 4,
+    NoFlush = 1 << 5,
 }
 
 [StructLayout(LayoutKind.Sequential)]

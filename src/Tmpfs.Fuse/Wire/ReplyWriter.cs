@@ -12,13 +12,23 @@ internal sealed unsafe class ReplyWriter : IDisposable
 {
     public static readonly int HeaderSize = Unsafe.SizeOf<OutHeader>();
 
+    /// <summary>Segments of a vectored reply: the header, then one per page (a 1 MiB READ at an unaligned offset touches 257).</summary>
+    public const int MaxSegments = 260;
+
+    /// <summary>A page of zeros, shared, never freed: what holes are sent from.</summary>
+    public static readonly byte* ZeroPage = (byte*)NativeMemory.AllocZeroed(4096);
+
     private readonly int capacity;
     private byte* buffer;
+    private Native.IoVec* vectors;
+    private int segments;
+    private int vectorBytes;
 
     public ReplyWriter(int payloadCapacity)
     {
         capacity = HeaderSize + payloadCapacity;
         buffer = (byte*)NativeMemory.AlignedAlloc((nuint)capacity, 4096);
+        vectors = (Native.IoVec*)NativeMemory.Alloc((nuint)(MaxSegments * sizeof(Native.IoVec)));
     }
 
     /// <summary>The fd replies go to (the clone this thread reads from).</summary>
@@ -65,9 +75,79 @@ internal sealed unsafe class ReplyWriter : IDisposable
         var iov = stackalloc Native.IoVec[1];
         iov[0].Base = buffer;
         iov[0].Length = (nuint)length;
+        return WriteAll(iov, 1);
+    }
+
+    /// <summary>Starts a vectored reply: the header, then the segments added with <see cref="Add"/>.</summary>
+    public void BeginVector()
+    {
+        segments = 1;
+        vectorBytes = 0;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="length"/> bytes at <paramref name="data"/> to the vectored reply.
+    /// The memory must stay valid and unchanged in place until <see cref="SendVector"/> returns
+    /// (page frames the caller holds references on).
+    /// </summary>
+    public void Add(byte* data, int length)
+    {
+        if (segments == MaxSegments)
+        {
+            throw new InvalidOperationException("too many reply segments");
+        }
+
+        vectors[segments].Base = data;
+        vectors[segments].Length = (nuint)length;
+        segments++;
+        vectorBytes += length;
+    }
+
+    /// <summary>
+    /// Adds bytes of a page frame <paramref name="file"/>'s <see cref="FileHandle.GetPages"/>
+    /// returned with a reference (-1: zeros). Frames are native memory that never moves, and
+    /// the reference keeps the frame from being freed or reused before the send.
+    /// </summary>
+    public void AddPage(FileHandle file, int pfn, int inPage, int length)
+    {
+        if (length > 0)
+        {
+            Add(pfn >= 0 ? file.FrameAddress(pfn) + inPage : ZeroPage, length);
+        }
+    }
+
+    /// <summary>Sends the header and the segments with one writev (the kernel copies them into the caller's pages); 0 or -errno.</summary>
+    public int SendVector(ulong unique)
+    {
+        var length = HeaderSize + vectorBytes;
+        ref var header = ref Unsafe.AsRef<OutHeader>(buffer);
+        header.Len = (uint)length;
+        header.Error = 0;
+        header.Unique = unique;
+        if (Sink is { } sink)
+        {
+            // Tests: gather into the payload area, then hand over one span.
+            var at = HeaderSize;
+            for (var i = 1; i < segments; i++)
+            {
+                new ReadOnlySpan<byte>(vectors[i].Base, (int)vectors[i].Length).CopyTo(new Span<byte>(buffer + at, capacity - at));
+                at += (int)vectors[i].Length;
+            }
+
+            return sink(new ReadOnlySpan<byte>(buffer, length));
+        }
+
+        vectors[0].Base = buffer;
+        vectors[0].Length = (nuint)HeaderSize;
+        return WriteAll(vectors, segments);
+    }
+
+    private int WriteAll(Native.IoVec* iov, int count)
+    {
         while (true)
         {
-            var n = Native.Writev(Fd, iov, 1);
+            // A /dev/fuse write takes the whole reply or fails; it is never short.
+            var n = Native.Writev(Fd, iov, count);
             if (n >= 0)
             {
                 return 0;
@@ -87,6 +167,12 @@ internal sealed unsafe class ReplyWriter : IDisposable
         {
             NativeMemory.AlignedFree(buffer);
             buffer = null;
+        }
+
+        if (vectors != null)
+        {
+            NativeMemory.Free(vectors);
+            vectors = null;
         }
     }
 }
