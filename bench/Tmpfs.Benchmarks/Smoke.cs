@@ -10,7 +10,8 @@ namespace Tmpfs.Benchmarks;
 /// A quick check without BenchmarkDotNet: each benchmark method run twice per peer in this
 /// process (the second run timed), with the same setup and cleanup attributes honoured.
 /// Arguments: optional substrings of "Class.Method" and peer names to select, and
-/// "--passes N" to run each method N times (the last timed), e.g. under a profiler.
+/// "--passes N" to run each method N times (the median of all but the first reported),
+/// e.g. for a steadier figure or under a profiler.
 /// </summary>
 internal static class Smoke
 {
@@ -69,17 +70,25 @@ internal static class Smoke
         Invoke<GlobalSetupAttribute>(instance, method, a => a.Targets);
         try
         {
-            double seconds = 0;
+            // The first pass warms up; the figure is the median of the others (the last pass when
+            // there are two), which is steadier than one pass on a shared machine.
+            var timed = new List<double>();
             for (var pass = 0; pass < passes; pass++)
             {
                 Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
                 var sw = Stopwatch.StartNew();
                 method.Invoke(instance, null);
-                seconds = sw.Elapsed.TotalSeconds;
+                var elapsed = sw.Elapsed.TotalSeconds;
                 Invoke<IterationCleanupAttribute>(instance, method, a => a.Targets);
+                if (pass > 0 || passes == 1)
+                {
+                    timed.Add(elapsed);
+                }
             }
 
-            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op");
+            timed.Sort();
+            var seconds = timed[timed.Count / 2];
+            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  (median of {timed.Count})");
         }
         finally
         {
