@@ -11,7 +11,9 @@ namespace Tmpfs.Benchmarks;
 /// process (the second run timed), with the same setup and cleanup attributes honoured.
 /// Arguments: optional substrings of "Class.Method" and peer names to select, and
 /// "--passes N" to run each method N times (the median of all but the first reported),
-/// e.g. for a steadier figure or under a profiler.
+/// e.g. for a steadier figure or under a profiler. Besides the elapsed time it prints the
+/// process's CPU time per operation (all threads, so GC and kswapd included), which a loaded
+/// machine disturbs less than the wall clock.
 /// </summary>
 internal static class Smoke
 {
@@ -73,22 +75,37 @@ internal static class Smoke
             // The first pass warms up; the figure is the median of the others (the last pass when
             // there are two), which is steadier than one pass on a shared machine.
             var timed = new List<double>();
+            var cpu = new List<double>();
+            using var process = Process.GetCurrentProcess();
             for (var pass = 0; pass < passes; pass++)
             {
                 Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
+
+                // As BenchmarkDotNet's default job (GcForce): a full collection before each
+                // invocation, so one pass does not pay for the garbage of the one before.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                process.Refresh();
+                var cpuBefore = process.TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
                 method.Invoke(instance, null);
                 var elapsed = sw.Elapsed.TotalSeconds;
+                process.Refresh();
+                var cpuUsed = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
                 Invoke<IterationCleanupAttribute>(instance, method, a => a.Targets);
                 if (pass > 0 || passes == 1)
                 {
                     timed.Add(elapsed);
+                    cpu.Add(cpuUsed);
                 }
             }
 
             timed.Sort();
+            cpu.Sort();
             var seconds = timed[timed.Count / 2];
-            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  (median of {timed.Count})");
+            var cpuSeconds = cpu[cpu.Count / 2];
+            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  {cpuSeconds * 1e9 / ops,8:0} cpu-ns/op  (medians of {timed.Count})");
         }
         finally
         {
