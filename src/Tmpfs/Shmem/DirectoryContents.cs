@@ -8,41 +8,44 @@ namespace Tmpfs.Shmem;
 /// so a readdir that continues from a cookie neither repeats nor skips entries that
 /// stayed while others came and went. Cookies 1 and 2 are "." and "..".
 /// </summary>
-/// <remarks>Guarded by the superblock's namespace lock.</remarks>
+/// <remarks>
+/// Guarded by the superblock's namespace lock.
+/// <para>
+/// One array of entry structs in cookie order serves both orders: readdir binary-searches
+/// it by cookie, and a name lookup follows a hash chain of indices into it (the kernel's
+/// maple tree of offsets and dcache hash, folded into one structure). No object per entry:
+/// a name costs its string and 32 bytes here, where a dictionary, a list and an entry
+/// object cost about 84. Removed entries stay as tombstones (no inode) until more than
+/// half the array is tombstones; the compaction then renumbers positions (never cookies)
+/// and rebuilds the chains, under the write lock, so readers that seek by cookie see it whole.
+/// </para>
+/// </remarks>
 internal sealed class DirectoryContents
 {
     public const long FirstCookie = 3;
 
-    private readonly Dictionary<string, DirEntry> byName = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DirEntry>.AlternateLookup<ReadOnlySpan<char>> bySpan;
-    private readonly List<DirEntry> byCookie = []; // creation order; removed entries stay as tombstones until compacted
-    private int tombstones;
+    private const int MinCapacity = 4;
+
+    private Slot[] slots = [];
+    private int[] buckets = []; // index + 1 of a chain's first slot; 0 = empty
+    private int used; // slots in use, tombstones included (the positions)
+    private int count; // live entries
     private long nextCookie = FirstCookie;
 
-    public DirectoryContents(Inode parent)
-    {
-        Parent = parent;
-        bySpan = byName.GetAlternateLookup<ReadOnlySpan<char>>();
-    }
+    public DirectoryContents(Inode parent) => Parent = parent;
 
     /// <summary>The directory's parent (itself for the root).</summary>
     public Inode Parent { get; set; }
 
-    public int Count => byName.Count;
+    public int Count => count;
+
+    public int PositionCount => used;
 
     /// <summary>
     /// simple_lookup(): the entry, or null; ENAMETOOLONG for a name longer than NAME_MAX, which
     /// the kernel only reports when it looks the name up (after the search permission check).
     /// </summary>
-    public Inode? Lookup(string name)
-    {
-        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
-        {
-            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-        }
-
-        return byName.TryGetValue(name, out var e) ? e.Inode : null;
-    }
+    public Inode? Lookup(string name) => Lookup(name.AsSpan());
 
     /// <summary>Looks a name up without making a string of it (path walks); ENAMETOOLONG as above.</summary>
     public Inode? Lookup(ReadOnlySpan<char> name)
@@ -52,45 +55,84 @@ internal sealed class DirectoryContents
             TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
         }
 
-        return bySpan.TryGetValue(name, out var e) ? e.Inode : null;
+        var at = Find(name, string.GetHashCode(name));
+        return at < 0 ? null : slots[at].Inode;
     }
 
-    public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
+    /// <summary>The live entry of a name, or null (fsck).</summary>
+    public DirEntry? LookupEntry(string name)
+    {
+        var at = Find(name, string.GetHashCode(name));
+        return at < 0 ? null : slots[at].ToEntry();
+    }
 
     public void Add(string name, Inode inode)
     {
-        var entry = new DirEntry(name, inode, nextCookie++);
-        byName.Add(name, entry);
-        byCookie.Add(entry);
+        Debug.Assert(Find(name, string.GetHashCode(name)) < 0, "adding a name twice");
+        if (used == slots.Length)
+        {
+            Grow();
+        }
+
+        var hash = string.GetHashCode(name);
+        var at = used++;
+        ref var bucket = ref buckets[hash & (buckets.Length - 1)];
+        slots[at] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++, Hash = hash, Next = bucket };
+        bucket = at + 1;
+        count++;
     }
 
     public Inode Remove(string name)
     {
-        var found = byName.Remove(name, out var entry);
-        Debug.Assert(found && entry is not null, "removing a missing entry");
-        Debug.Assert(IsIndexed(entry), "cookie index out of step"); // the search runs in Debug builds only
-        entry.Removed = true;
-        tombstones++;
-        if (tombstones > 32 && tombstones * 2 > byCookie.Count)
+        if (count == 0)
         {
-            byCookie.RemoveAll(static e => e.Removed);
-            tombstones = 0;
+            Debug.Fail("removing from an empty directory");
+            return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
         }
 
-        return entry.Inode;
+        var hash = string.GetHashCode(name);
+        ref var link = ref buckets[hash & (buckets.Length - 1)];
+        while (link != 0)
+        {
+            ref var slot = ref slots[link - 1];
+            if (slot.Hash == hash && string.Equals(name, slot.Name, StringComparison.Ordinal))
+            {
+                var inode = slot.Inode!;
+                link = slot.Next; // unchained; the slot stays in cookie order as a tombstone
+                slot = new Slot { Cookie = slot.Cookie };
+                count--;
+                var tombstones = used - count;
+                if (tombstones > 32 && tombstones * 2 > used)
+                {
+                    Compact();
+                }
+
+                return inode;
+            }
+
+            link = ref slot.Next;
+        }
+
+        Debug.Fail("removing a missing entry");
+        return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
     }
 
     /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>
-    public void Replace(string name, Inode inode) => byName[name].Inode = inode;
+    public void Replace(string name, Inode inode)
+    {
+        var at = Find(name, string.GetHashCode(name));
+        Debug.Assert(at >= 0, "replacing a missing entry");
+        slots[at].Inode = inode;
+    }
 
-    /// <summary>The first live entry whose cookie is at least <paramref name="cookie"/>, by position.</summary>
+    /// <summary>The first position whose cookie is at least <paramref name="cookie"/> (tombstones included).</summary>
     public int SeekPosition(long cookie)
     {
-        int lo = 0, hi = byCookie.Count;
+        int lo = 0, hi = used;
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (byCookie[mid].Cookie < cookie)
+            if (slots[mid].Cookie < cookie)
             {
                 lo = mid + 1;
             }
@@ -103,28 +145,120 @@ internal sealed class DirectoryContents
         return lo;
     }
 
-    public int PositionCount => byCookie.Count;
+    /// <summary>The live entry at a position, or null for a tombstone.</summary>
+    public DirEntry? EntryAt(int position) => slots[position].Inode is null ? null : slots[position].ToEntry();
 
-    public DirEntry? EntryAt(int position) => byCookie[position] is { Removed: false } e ? e : null;
-
-    public IEnumerable<DirEntry> Entries => byName.Values;
-
-    private bool IsIndexed(DirEntry entry)
+    /// <summary>The live entries, in cookie order.</summary>
+    public IEnumerable<DirEntry> Entries
     {
-        var at = SeekPosition(entry.Cookie);
-        return at < byCookie.Count && ReferenceEquals(byCookie[at], entry);
+        get
+        {
+            for (var at = 0; at < used; at++)
+            {
+                if (slots[at].Inode is not null)
+                {
+                    yield return slots[at].ToEntry();
+                }
+            }
+        }
+    }
+
+    private int Find(ReadOnlySpan<char> name, int hash)
+    {
+        if (buckets.Length == 0)
+        {
+            return -1;
+        }
+
+        for (var link = buckets[hash & (buckets.Length - 1)]; link != 0;)
+        {
+            ref readonly var slot = ref slots[link - 1];
+            if (slot.Hash == hash && name.SequenceEqual(slot.Name))
+            {
+                return link - 1;
+            }
+
+            link = slot.Next;
+        }
+
+        return -1;
+    }
+
+    /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
+    private void Grow()
+    {
+        if ((used - count) * 4 > used)
+        {
+            Compact();
+            return;
+        }
+
+        var capacity = Math.Max(MinCapacity, slots.Length * 2);
+        Array.Resize(ref slots, capacity);
+        Rehash(capacity);
+    }
+
+    /// <summary>Squeezes the tombstones out (positions change, cookies do not) and rebuilds the chains.</summary>
+    private void Compact()
+    {
+        var to = 0;
+        for (var from = 0; from < used; from++)
+        {
+            if (slots[from].Inode is not null)
+            {
+                slots[to++] = slots[from];
+            }
+        }
+
+        Array.Clear(slots, to, used - to);
+        used = to;
+        Debug.Assert(used == count, "live count out of step");
+        if (slots.Length > MinCapacity && used * 4 < slots.Length)
+        {
+            Array.Resize(ref slots, Math.Max(MinCapacity, slots.Length / 2));
+        }
+
+        Rehash(slots.Length);
+    }
+
+    /// <summary>One bucket per slot of capacity (a power of two), chains rebuilt from the live slots.</summary>
+    private void Rehash(int capacity)
+    {
+        if (buckets.Length != capacity)
+        {
+            buckets = new int[capacity];
+        }
+        else
+        {
+            Array.Clear(buckets);
+        }
+
+        for (var at = 0; at < used; at++)
+        {
+            ref var slot = ref slots[at];
+            if (slot.Inode is null)
+            {
+                continue;
+            }
+
+            ref var bucket = ref buckets[slot.Hash & (capacity - 1)];
+            slot.Next = bucket;
+            bucket = at + 1;
+        }
+    }
+
+    /// <summary>One name in cookie order; a tombstone has no inode.</summary>
+    private struct Slot
+    {
+        public string? Name;
+        public Inode? Inode;
+        public long Cookie;
+        public int Hash;
+        public int Next; // index + 1 of the next slot in the hash chain; 0 = end
+
+        public readonly DirEntry ToEntry() => new(Name!, Inode!, Cookie);
     }
 }
 
-/// <summary>A name in a directory (the kernel's dentry, minus the cache).</summary>
-internal sealed class DirEntry(string name, Inode inode, long cookie)
-{
-    public string Name { get; } = name;
-
-    public Inode Inode { get; set; } = inode;
-
-    public long Cookie { get; } = cookie;
-
-    /// <summary>Removed from the directory; kept only as a tombstone in the cookie order.</summary>
-    public bool Removed { get; set; }
-}
+/// <summary>A name in a directory (the kernel's dentry, minus the cache), as read out of it.</summary>
+internal readonly record struct DirEntry(string Name, Inode Inode, long Cookie);
