@@ -251,7 +251,10 @@ internal sealed class Superblock
             }
 
             inode.Evicted = true;
-            if (inode.IsRegular || inode.IsSymlink)
+
+            // An empty mapping stays empty under the inode lock (pages are only added with it
+            // held), so there is nothing to truncate and no mapping lock to take.
+            if ((inode.IsRegular || inode.IsSymlink) && inode.Pages.Count != 0)
             {
                 PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
             }
@@ -260,6 +263,18 @@ internal sealed class Superblock
             {
                 ReturnIspace(x.ChargedIspace);
                 inode.Xattrs = null;
+            }
+
+            // shmem_evict_inode looks at list_empty(&info->swaplist) without the mutex: once
+            // the pages are gone no writepage can add the inode (it adds under the page lock of
+            // a page in the page cache, and truncation took every page lock). Swapoff takes it
+            // off the list and drops stop_eviction in one hold of the list lock, so "off the
+            // list and no swapoff holding it" read here (acquire) is final; anything else takes
+            // the lock below. The common case, never swapped, then leaves in this one hold.
+            if (!Volatile.Read(ref inode.OnSwaplist) && Volatile.Read(ref inode.StopEviction) == 0)
+            {
+                Forget(inode);
+                return;
             }
         }
         finally
@@ -283,18 +298,25 @@ internal sealed class Superblock
         Interleaving.Enter(inode);
         try
         {
-            lock (statLock)
-            {
-                inodes.Remove(inode.Ino);
-                if (MaxInodes != 0)
-                {
-                    freeIspace += BogoInodeSize;
-                }
-            }
+            Forget(inode);
         }
         finally
         {
             Monitor.Exit(inode);
+        }
+    }
+
+    /// <summary>The end of eviction (inode lock held): out of the inode set, its ispace returned.</summary>
+    private void Forget(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
+        lock (statLock)
+        {
+            inodes.Remove(inode.Ino);
+            if (MaxInodes != 0)
+            {
+                freeIspace += BogoInodeSize;
+            }
         }
     }
 
