@@ -59,6 +59,23 @@ internal sealed class DirectoryContents
         return at < 0 ? null : slots[at].Inode;
     }
 
+    /// <summary>
+    /// <see cref="Lookup(ReadOnlySpan{char})"/> that also gives the entry's slot (for
+    /// <see cref="RemoveAt"/>) and the name's hash (for <see cref="Add(string, Inode, int)"/>),
+    /// so that a lookup followed by a change hashes the name once.
+    /// </summary>
+    public Inode? Lookup(ReadOnlySpan<char> name, out int slot, out int hash)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        hash = string.GetHashCode(name);
+        slot = Find(name, hash);
+        return slot < 0 ? null : slots[slot].Inode;
+    }
+
     /// <summary>The live entry of a name, or null (fsck).</summary>
     public DirEntry? LookupEntry(string name)
     {
@@ -66,15 +83,18 @@ internal sealed class DirectoryContents
         return at < 0 ? null : slots[at].ToEntry();
     }
 
-    public void Add(string name, Inode inode)
+    public void Add(string name, Inode inode) => Add(name, inode, string.GetHashCode(name));
+
+    /// <summary>Adds a name whose hash <see cref="Lookup(ReadOnlySpan{char}, out int, out int)"/> gave.</summary>
+    public void Add(string name, Inode inode, int hash)
     {
-        Debug.Assert(Find(name, string.GetHashCode(name)) < 0, "adding a name twice");
+        Debug.Assert(hash == string.GetHashCode(name), "hash of another name");
+        Debug.Assert(Find(name, hash) < 0, "adding a name twice");
         if (used == slots.Length)
         {
             Grow();
         }
 
-        var hash = string.GetHashCode(name);
         var at = used++;
         ref var bucket = ref buckets[hash & (buckets.Length - 1)];
         slots[at] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++, Hash = hash, Next = bucket };
@@ -84,37 +104,38 @@ internal sealed class DirectoryContents
 
     public Inode Remove(string name)
     {
-        if (count == 0)
+        var at = Find(name, string.GetHashCode(name));
+        if (at < 0)
         {
-            Debug.Fail("removing from an empty directory");
+            Debug.Fail("removing a missing entry");
             return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
         }
 
-        var hash = string.GetHashCode(name);
-        ref var link = ref buckets[hash & (buckets.Length - 1)];
-        while (link != 0)
+        return RemoveAt(at);
+    }
+
+    /// <summary>Removes the entry in a slot that a lookup gave (the structure unchanged since).</summary>
+    public Inode RemoveAt(int slot)
+    {
+        ref var entry = ref slots[slot];
+        var inode = entry.Inode!;
+        ref var link = ref buckets[entry.Hash & (buckets.Length - 1)];
+        while (link != slot + 1)
         {
-            ref var slot = ref slots[link - 1];
-            if (slot.Hash == hash && string.Equals(name, slot.Name, StringComparison.Ordinal))
-            {
-                var inode = slot.Inode!;
-                link = slot.Next; // unchained; the slot stays in cookie order as a tombstone
-                slot = new Slot { Cookie = slot.Cookie };
-                count--;
-                var tombstones = used - count;
-                if (tombstones > 32 && tombstones * 2 > used)
-                {
-                    Compact();
-                }
-
-                return inode;
-            }
-
-            link = ref slot.Next;
+            Debug.Assert(link != 0, "slot not in its chain");
+            link = ref slots[link - 1].Next;
         }
 
-        Debug.Fail("removing a missing entry");
-        return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
+        link = entry.Next; // unchained; the slot stays in cookie order as a tombstone
+        entry = new Slot { Cookie = entry.Cookie };
+        count--;
+        var tombstones = used - count;
+        if (tombstones > 32 && tombstones * 2 > used)
+        {
+            Compact();
+        }
+
+        return inode;
     }
 
     /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>

@@ -20,7 +20,7 @@ internal sealed class Superblock
     public const long XattrOverhead = 40; // sizeof(struct simple_xattr) on 64-bit, charged with each xattr
 
     private readonly Lock statLock = new();
-    private readonly Dictionary<long, Inode> inodes = [];
+    private readonly InodeTable inodes = new();
     private long nextIno = 1;
     private long usedBlocks;
     private long freeIspace;
@@ -130,7 +130,7 @@ internal sealed class Superblock
                 inode.Nlink = 1;
             }
 
-            inodes.Add(inode.Ino, inode); // published whole, as before
+            inodes.Add(inode); // published whole, as before
         }
 
         return inode;
@@ -189,7 +189,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return inodes.GetValueOrDefault(ino);
+            return inodes.Find(ino);
         }
     }
 
@@ -233,55 +233,79 @@ internal sealed class Superblock
     public void Evict(Inode inode)
     {
         Interleaving.Enter(inode);
+        bool done;
         try
         {
-            // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
-            // the inode a name since the caller saw it unlinked.
-            if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
-            {
-                return;
-            }
-
-            // A node lookup (FUSE LOOKUP of "." by node id) may have taken a reference since
-            // EvictIfUnused saw none; it takes it under this lock, so rechecking here is enough:
-            // its forget will evict later.
-            if (!Unmounting && Volatile.Read(ref inode.Lookups) != 0)
-            {
-                return;
-            }
-
-            inode.Evicted = true;
-
-            // An empty mapping stays empty under the inode lock (pages are only added with it
-            // held), so there is nothing to truncate and no mapping lock to take.
-            if ((inode.IsRegular || inode.IsSymlink) && inode.Pages.Count != 0)
-            {
-                PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
-            }
-
-            if (inode.Xattrs is { } x)
-            {
-                ReturnIspace(x.ChargedIspace);
-                inode.Xattrs = null;
-            }
-
-            // shmem_evict_inode looks at list_empty(&info->swaplist) without the mutex: once
-            // the pages are gone no writepage can add the inode (it adds under the page lock of
-            // a page in the page cache, and truncation took every page lock). Swapoff takes it
-            // off the list and drops stop_eviction in one hold of the list lock, so "off the
-            // list and no swapoff holding it" read here (acquire) is final; anything else takes
-            // the lock below. The common case, never swapped, then leaves in this one hold.
-            if (!Volatile.Read(ref inode.OnSwaplist) && Volatile.Read(ref inode.StopEviction) == 0)
-            {
-                Forget(inode);
-                return;
-            }
+            done = EvictLocked(inode);
         }
         finally
         {
             Monitor.Exit(inode);
         }
 
+        if (!done)
+        {
+            FinishEvict(inode);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Evict"/> with the inode lock held (unlink evicts in the same hold that drops
+    /// the last link). False when the inode is still to leave the swaplist: the caller then
+    /// drops the inode lock and calls <see cref="FinishEvict"/>.
+    /// </summary>
+    public bool EvictLocked(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
+
+        // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
+        // the inode a name since the caller saw it unlinked.
+        if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
+        {
+            return true;
+        }
+
+        // A node lookup (FUSE LOOKUP of "." by node id) may have taken a reference since
+        // EvictIfUnused saw none; it takes it under this lock, so rechecking here is enough:
+        // its forget will evict later.
+        if (!Unmounting && Volatile.Read(ref inode.Lookups) != 0)
+        {
+            return true;
+        }
+
+        inode.Evicted = true;
+
+        // An empty mapping stays empty under the inode lock (pages are only added with it
+        // held), so there is nothing to truncate and no mapping lock to take.
+        if ((inode.IsRegular || inode.IsSymlink) && inode.Pages.Count != 0)
+        {
+            PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
+        }
+
+        if (inode.Xattrs is { } x)
+        {
+            ReturnIspace(x.ChargedIspace);
+            inode.Xattrs = null;
+        }
+
+        // shmem_evict_inode looks at list_empty(&info->swaplist) without the mutex: once
+        // the pages are gone no writepage can add the inode (it adds under the page lock of
+        // a page in the page cache, and truncation took every page lock). Swapoff takes it
+        // off the list and drops stop_eviction in one hold of the list lock, so "off the
+        // list and no swapoff holding it" read here (acquire) is final; anything else takes
+        // the lock in FinishEvict. The common case, never swapped, leaves in this one hold.
+        if (!Volatile.Read(ref inode.OnSwaplist) && Volatile.Read(ref inode.StopEviction) == 0)
+        {
+            Forget(inode);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The rest of an eviction that <see cref="EvictLocked"/> left (inode lock not held).</summary>
+    public void FinishEvict(Inode inode)
+    {
         // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
         // (stop_eviction); swapoff holds it that way, never by a reference count.
         var swaplist = Memory.Swaplist;
@@ -342,7 +366,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return [.. inodes.Values];
+            return inodes.Snapshot();
         }
     }
 
