@@ -77,6 +77,8 @@ internal static class Smoke
             var timed = new List<double>();
             var cpu = new List<double>();
             using var process = Process.GetCurrentProcess();
+            long allocated = 0;
+            int gen0 = 0, gen1 = 0, gen2 = 0;
             for (var pass = 0; pass < passes; pass++)
             {
                 Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
@@ -88,11 +90,15 @@ internal static class Smoke
                 GC.Collect();
                 process.Refresh();
                 var cpuBefore = process.TotalProcessorTime;
+                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+                var (c0, c1, c2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
                 var sw = Stopwatch.StartNew();
                 method.Invoke(instance, null);
                 var elapsed = sw.Elapsed.TotalSeconds;
                 process.Refresh();
                 var cpuUsed = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+                (allocated, gen0, gen1, gen2) = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore,
+                    GC.CollectionCount(0) - c0, GC.CollectionCount(1) - c1, GC.CollectionCount(2) - c2);
                 Invoke<IterationCleanupAttribute>(instance, method, a => a.Targets);
                 if (pass > 0 || passes == 1)
                 {
@@ -105,7 +111,7 @@ internal static class Smoke
             cpu.Sort();
             var seconds = timed[timed.Count / 2];
             var cpuSeconds = cpu[cpu.Count / 2];
-            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  {cpuSeconds * 1e9 / ops,8:0} cpu-ns/op  (medians of {timed.Count})");
+            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  {cpuSeconds * 1e9 / ops,8:0} cpu-ns/op  (medians of {timed.Count}; last pass: {allocated / ops,5} B/op, GCs {gen0}/{gen1}/{gen2})");
         }
         finally
         {
