@@ -221,7 +221,8 @@ public sealed partial class FileSystem
     internal void UnlinkIn(Inode dir, ReadOnlySpan<char> name, bool trailingSlash, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var inode = dir.Dir!.Lookup(name, out var slot, out _) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
+        var entry = dir.Dir!.LookupEntry(name) ?? TmpfsException.Throw<DirEntry>(Errno.ENOENT, $"no such file: '{name}'");
+        var inode = entry.Inode;
         if (trailingSlash)
         {
             // do_unlinkat "slashes": decided before may_delete, so before any permission check.
@@ -235,7 +236,7 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
-        dir.Dir.RemoveAt(slot);
+        dir.Dir.Remove(entry);
         RemovedEntry(dir, inode);
     }
 
@@ -441,12 +442,9 @@ public sealed partial class FileSystem
         return inode;
     }
 
-    private void AddEntry(Inode dir, string name, Inode inode) => AddEntry(dir, name, inode, string.GetHashCode(name));
-
-    /// <summary>Adds a name whose hash a lookup of it just gave.</summary>
-    private void AddEntry(Inode dir, string name, Inode inode, int hash)
+    private void AddEntry(Inode dir, string name, Inode inode)
     {
-        dir.Dir!.Add(name, inode, hash);
+        dir.Dir!.Add(name, inode);
         dir.Size += Inode.BogoDirentSize;
         dir.MtimeNs = dir.CtimeNs = sb.NowNs();
     }

@@ -157,7 +157,7 @@ public sealed partial class FileSystem
     internal (Inode Inode, bool Created) CreateIn(Inode dir, string name, OpenFlags flags, int mode, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var existing = dir.Dir!.Lookup(name, out _, out var hash);
+        var existing = dir.Dir!.Lookup(name);
         if (existing is not null)
         {
             if ((flags & OpenFlags.Exclusive) != 0)
@@ -181,7 +181,7 @@ public sealed partial class FileSystem
 
         var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
         var inode = sb.NewInode(m, uid, gid);
-        AddEntry(dir, name, inode, hash);
+        AddEntry(dir, name, inode);
         return (inode, true);
     }
 

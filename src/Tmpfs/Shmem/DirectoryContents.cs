@@ -8,44 +8,41 @@ namespace Tmpfs.Shmem;
 /// so a readdir that continues from a cookie neither repeats nor skips entries that
 /// stayed while others came and went. Cookies 1 and 2 are "." and "..".
 /// </summary>
-/// <remarks>
-/// Guarded by the superblock's namespace lock.
-/// <para>
-/// One array of entry structs in cookie order serves both orders: readdir binary-searches
-/// it by cookie, and a name lookup follows a hash chain of indices into it (the kernel's
-/// maple tree of offsets and dcache hash, folded into one structure). No object per entry:
-/// a name costs its string and 32 bytes here, where a dictionary, a list and an entry
-/// object cost about 84. Removed entries stay as tombstones (no inode) until more than
-/// half the array is tombstones; the compaction then renumbers positions (never cookies)
-/// and rebuilds the chains, under the write lock, so readers that seek by cookie see it whole.
-/// </para>
-/// </remarks>
+/// <remarks>Guarded by the superblock's namespace lock.</remarks>
 internal sealed class DirectoryContents
 {
     public const long FirstCookie = 3;
 
-    private const int MinCapacity = 4;
-
-    private Slot[] slots = [];
-    private int[] buckets = []; // index + 1 of a chain's first slot; 0 = empty
-    private int used; // slots in use, tombstones included (the positions)
-    private int count; // live entries
+    private readonly Dictionary<string, DirEntry> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirEntry>.AlternateLookup<ReadOnlySpan<char>> bySpan;
+    private readonly List<DirEntry> byCookie = []; // creation order; removed entries stay as tombstones until compacted
+    private int tombstones;
     private long nextCookie = FirstCookie;
 
-    public DirectoryContents(Inode parent) => Parent = parent;
+    public DirectoryContents(Inode parent)
+    {
+        Parent = parent;
+        bySpan = byName.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     /// <summary>The directory's parent (itself for the root).</summary>
     public Inode Parent { get; set; }
 
-    public int Count => count;
-
-    public int PositionCount => used;
+    public int Count => byName.Count;
 
     /// <summary>
     /// simple_lookup(): the entry, or null; ENAMETOOLONG for a name longer than NAME_MAX, which
     /// the kernel only reports when it looks the name up (after the search permission check).
     /// </summary>
-    public Inode? Lookup(string name) => Lookup(name.AsSpan());
+    public Inode? Lookup(string name)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        return byName.TryGetValue(name, out var e) ? e.Inode : null;
+    }
 
     /// <summary>Looks a name up without making a string of it (path walks); ENAMETOOLONG as above.</summary>
     public Inode? Lookup(ReadOnlySpan<char> name)
@@ -55,105 +52,67 @@ internal sealed class DirectoryContents
             TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
         }
 
-        var at = Find(name, string.GetHashCode(name));
-        return at < 0 ? null : slots[at].Inode;
+        return bySpan.TryGetValue(name, out var e) ? e.Inode : null;
     }
 
     /// <summary>
-    /// <see cref="Lookup(ReadOnlySpan{char})"/> that also gives the entry's slot (for
-    /// <see cref="RemoveAt"/>) and the name's hash (for <see cref="Add(string, Inode, int)"/>),
-    /// so that a lookup followed by a change hashes the name once.
+    /// <see cref="Lookup(ReadOnlySpan{char})"/> that gives the entry itself, for
+    /// <see cref="Remove(DirEntry)"/> (unlink without a string of the name).
     /// </summary>
-    public Inode? Lookup(ReadOnlySpan<char> name, out int slot, out int hash)
+    public DirEntry? LookupEntry(ReadOnlySpan<char> name)
     {
         if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
         {
             TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
         }
 
-        hash = string.GetHashCode(name);
-        slot = Find(name, hash);
-        return slot < 0 ? null : slots[slot].Inode;
+        return bySpan.TryGetValue(name, out var e) ? e : null;
     }
 
-    /// <summary>The live entry of a name, or null (fsck).</summary>
-    public DirEntry? LookupEntry(string name)
+    public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
+
+    public void Add(string name, Inode inode)
     {
-        var at = Find(name, string.GetHashCode(name));
-        return at < 0 ? null : slots[at].ToEntry();
-    }
-
-    public void Add(string name, Inode inode) => Add(name, inode, string.GetHashCode(name));
-
-    /// <summary>Adds a name whose hash <see cref="Lookup(ReadOnlySpan{char}, out int, out int)"/> gave.</summary>
-    public void Add(string name, Inode inode, int hash)
-    {
-        Debug.Assert(hash == string.GetHashCode(name), "hash of another name");
-        Debug.Assert(Find(name, hash) < 0, "adding a name twice");
-        if (used == slots.Length)
-        {
-            Grow();
-        }
-
-        var at = used++;
-        ref var bucket = ref buckets[hash & (buckets.Length - 1)];
-        slots[at] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++, Hash = hash, Next = bucket };
-        bucket = at + 1;
-        count++;
+        var entry = new DirEntry(name, inode, nextCookie++);
+        byName.Add(name, entry);
+        byCookie.Add(entry);
     }
 
     public Inode Remove(string name)
     {
-        var at = Find(name, string.GetHashCode(name));
-        if (at < 0)
-        {
-            Debug.Fail("removing a missing entry");
-            return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
-        }
-
-        return RemoveAt(at);
+        var found = byName.TryGetValue(name, out var entry);
+        Debug.Assert(found && entry is not null, "removing a missing entry");
+        return Remove(entry);
     }
 
-    /// <summary>Removes the entry in a slot that a lookup gave (the structure unchanged since).</summary>
-    public Inode RemoveAt(int slot)
+    /// <summary>Removes an entry that a lookup gave (the directory unchanged since).</summary>
+    public Inode Remove(DirEntry entry)
     {
-        ref var entry = ref slots[slot];
-        var inode = entry.Inode!;
-        ref var link = ref buckets[entry.Hash & (buckets.Length - 1)];
-        while (link != slot + 1)
+        var found = byName.Remove(entry.Name);
+        Debug.Assert(found, "removing a missing entry");
+        Debug.Assert(IsIndexed(entry), "cookie index out of step"); // the search runs in Debug builds only
+        entry.Removed = true;
+        tombstones++;
+        if (tombstones > 32 && tombstones * 2 > byCookie.Count)
         {
-            Debug.Assert(link != 0, "slot not in its chain");
-            link = ref slots[link - 1].Next;
+            byCookie.RemoveAll(static e => e.Removed);
+            tombstones = 0;
         }
 
-        link = entry.Next; // unchained; the slot stays in cookie order as a tombstone
-        entry = new Slot { Cookie = entry.Cookie };
-        count--;
-        var tombstones = used - count;
-        if (tombstones > 32 && tombstones * 2 > used)
-        {
-            Compact();
-        }
-
-        return inode;
+        return entry.Inode;
     }
 
     /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>
-    public void Replace(string name, Inode inode)
-    {
-        var at = Find(name, string.GetHashCode(name));
-        Debug.Assert(at >= 0, "replacing a missing entry");
-        slots[at].Inode = inode;
-    }
+    public void Replace(string name, Inode inode) => byName[name].Inode = inode;
 
-    /// <summary>The first position whose cookie is at least <paramref name="cookie"/> (tombstones included).</summary>
+    /// <summary>The first live entry whose cookie is at least <paramref name="cookie"/>, by position.</summary>
     public int SeekPosition(long cookie)
     {
-        int lo = 0, hi = used;
+        int lo = 0, hi = byCookie.Count;
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (slots[mid].Cookie < cookie)
+            if (byCookie[mid].Cookie < cookie)
             {
                 lo = mid + 1;
             }
@@ -166,120 +125,28 @@ internal sealed class DirectoryContents
         return lo;
     }
 
-    /// <summary>The live entry at a position, or null for a tombstone.</summary>
-    public DirEntry? EntryAt(int position) => slots[position].Inode is null ? null : slots[position].ToEntry();
+    public int PositionCount => byCookie.Count;
 
-    /// <summary>The live entries, in cookie order.</summary>
-    public IEnumerable<DirEntry> Entries
+    public DirEntry? EntryAt(int position) => byCookie[position] is { Removed: false } e ? e : null;
+
+    public IEnumerable<DirEntry> Entries => byName.Values;
+
+    private bool IsIndexed(DirEntry entry)
     {
-        get
-        {
-            for (var at = 0; at < used; at++)
-            {
-                if (slots[at].Inode is not null)
-                {
-                    yield return slots[at].ToEntry();
-                }
-            }
-        }
-    }
-
-    private int Find(ReadOnlySpan<char> name, int hash)
-    {
-        if (buckets.Length == 0)
-        {
-            return -1;
-        }
-
-        for (var link = buckets[hash & (buckets.Length - 1)]; link != 0;)
-        {
-            ref readonly var slot = ref slots[link - 1];
-            if (slot.Hash == hash && name.SequenceEqual(slot.Name))
-            {
-                return link - 1;
-            }
-
-            link = slot.Next;
-        }
-
-        return -1;
-    }
-
-    /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
-    private void Grow()
-    {
-        if ((used - count) * 4 > used)
-        {
-            Compact();
-            return;
-        }
-
-        var capacity = Math.Max(MinCapacity, slots.Length * 2);
-        Array.Resize(ref slots, capacity);
-        Rehash(capacity);
-    }
-
-    /// <summary>Squeezes the tombstones out (positions change, cookies do not) and rebuilds the chains.</summary>
-    private void Compact()
-    {
-        var to = 0;
-        for (var from = 0; from < used; from++)
-        {
-            if (slots[from].Inode is not null)
-            {
-                slots[to++] = slots[from];
-            }
-        }
-
-        Array.Clear(slots, to, used - to);
-        used = to;
-        Debug.Assert(used == count, "live count out of step");
-        if (slots.Length > MinCapacity && used * 4 < slots.Length)
-        {
-            Array.Resize(ref slots, Math.Max(MinCapacity, slots.Length / 2));
-        }
-
-        Rehash(slots.Length);
-    }
-
-    /// <summary>One bucket per slot of capacity (a power of two), chains rebuilt from the live slots.</summary>
-    private void Rehash(int capacity)
-    {
-        if (buckets.Length != capacity)
-        {
-            buckets = new int[capacity];
-        }
-        else
-        {
-            Array.Clear(buckets);
-        }
-
-        for (var at = 0; at < used; at++)
-        {
-            ref var slot = ref slots[at];
-            if (slot.Inode is null)
-            {
-                continue;
-            }
-
-            ref var bucket = ref buckets[slot.Hash & (capacity - 1)];
-            slot.Next = bucket;
-            bucket = at + 1;
-        }
-    }
-
-    /// <summary>One name in cookie order; a tombstone has no inode.</summary>
-    private struct Slot
-    {
-        public string? Name;
-        public Inode? Inode;
-        public long Cookie;
-        public int Hash;
-        public int Next; // index + 1 of the next slot in the hash chain; 0 = end
-
-        public readonly DirEntry ToEntry() => new(Name!, Inode!, Cookie);
+        var at = SeekPosition(entry.Cookie);
+        return at < byCookie.Count && ReferenceEquals(byCookie[at], entry);
     }
 }
 
-/// <summary>A name in a directory (the kernel's dentry, minus the cache), as read out of it.</summary>
-internal readonly record struct DirEntry(string Name, Inode Inode, long Cookie);
+/// <summary>A name in a directory (the kernel's dentry, minus the cache).</summary>
+internal sealed class DirEntry(string name, Inode inode, long cookie)
+{
+    public string Name { get; } = name;
+
+    public Inode Inode { get; set; } = inode;
+
+    public long Cookie { get; } = cookie;
+
+    /// <summary>Removed from the directory; kept only as a tombstone in the cookie order.</summary>
+    public bool Removed { get; set; }
+}

@@ -181,7 +181,8 @@ internal static class Fsck
             long lastCookie = 0;
             for (var at = 0; at < contents.PositionCount; at++)
             {
-                if (contents.EntryAt(at) is not { } e)
+                var e = contents.EntryAt(at);
+                if (e is null)
                 {
                     continue;
                 }
@@ -193,7 +194,7 @@ internal static class Fsck
                 }
 
                 lastCookie = e.Cookie;
-                if (contents.LookupEntry(e.Name) != e)
+                if (!ReferenceEquals(contents.LookupEntry(e.Name), e))
                 {
                     problems.Add($"dir {dir.Ino}: '{e.Name}' in cookie order but not by name");
                 }

@@ -5,7 +5,7 @@ namespace Tmpfs.Shmem;
 /// <summary>
 /// The inodes of one mount by number (the superblock's s_inodes, plus the lookup by number a
 /// FUSE node id needs). An open-addressing table of inode references probed linearly from a
-/// Fibonacci hash of the number: 8 bytes a slot at most three quarters full, no entry
+/// hash of the number: 8 bytes a slot, at most three quarters full, no entry
 /// objects and no separate key, where a <c>Dictionary&lt;long, Inode&gt;</c> costs 28 bytes
 /// and more a file. Removal shifts the following run back, so there are no tombstones.
 /// </summary>
@@ -15,7 +15,7 @@ internal sealed class InodeTable
     private const int MinCapacity = 16;
 
     private Inode?[] slots = new Inode?[MinCapacity];
-    private int shift = 64 - 4; // 64 - log2(capacity)
+    private int shift = 64 - 4 + 3; // 64 - log2(capacity / 8)
 
     public int Count { get; private set; }
 
@@ -87,12 +87,7 @@ internal sealed class InodeTable
         }
 
         slots[hole] = null;
-        Count--;
-        if (slots.Length > MinCapacity && Count * 8 < slots.Length)
-        {
-            Resize(slots.Length / 2);
-        }
-
+        Count--; // never shrinks (as a Dictionary): a mount emptied and filled again does not rehash
         return true;
     }
 
@@ -110,14 +105,18 @@ internal sealed class InodeTable
         return list;
     }
 
-    /// <summary>Fibonacci hashing: consecutive numbers land far apart, any bits of the number count.</summary>
-    private int Home(long ino) => (int)((ulong)ino * 0x9E3779B97F4A7C15UL >> shift);
+    /// <summary>
+    /// Blocks of 8 consecutive numbers (inodes made one after another) share a cache line;
+    /// the blocks are spread by Fibonacci hashing, so no pattern of surviving numbers lines
+    /// up long probe runs.
+    /// </summary>
+    private int Home(long ino) => (int)(((ulong)(ino >> 3) * 0x9E3779B97F4A7C15UL >> shift << 3) | ((ulong)ino & 7)) & (slots.Length - 1);
 
     private void Resize(int capacity)
     {
         var old = slots;
         slots = new Inode?[capacity];
-        shift = 64 - System.Numerics.BitOperations.Log2((uint)capacity);
+        shift = 64 - System.Numerics.BitOperations.Log2((uint)capacity) + 3;
         var mask = capacity - 1;
         foreach (var inode in old)
         {
