@@ -20,7 +20,7 @@ internal sealed class Superblock
     public const long XattrOverhead = 40; // sizeof(struct simple_xattr) on 64-bit, charged with each xattr
 
     private readonly Lock statLock = new();
-    private readonly InodeTable inodes = new();
+    private readonly Dictionary<long, Inode> inodes = [];
     private long nextIno = 1;
     private long usedBlocks;
     private long freeIspace;
@@ -130,7 +130,7 @@ internal sealed class Superblock
                 inode.Nlink = 1;
             }
 
-            inodes.Add(inode); // published whole, as before
+            inodes.Add(inode.Ino, inode); // published whole, as before
         }
 
         return inode;
@@ -189,7 +189,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return inodes.Find(ino);
+            return inodes.GetValueOrDefault(ino);
         }
     }
 
@@ -366,7 +366,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return inodes.Snapshot();
+            return [.. inodes.Values];
         }
     }
 
