@@ -221,8 +221,7 @@ public sealed partial class FileSystem
     internal void UnlinkIn(Inode dir, ReadOnlySpan<char> name, bool trailingSlash, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var entry = dir.Dir!.LookupEntry(name) ?? TmpfsException.Throw<DirEntry>(Errno.ENOENT, $"no such file: '{name}'");
-        var inode = entry.Inode;
+        var inode = dir.Dir!.Lookup(name, out var position) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
         if (trailingSlash)
         {
             // do_unlinkat "slashes": decided before may_delete, so before any permission check.
@@ -236,7 +235,7 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
-        dir.Dir.Remove(entry);
+        dir.Dir.RemoveAt(position);
         RemovedEntry(dir, inode);
     }
 

@@ -78,9 +78,7 @@ public class DirectoryContentsTests : EngineTest
         Assert.Equal(expected, contents.Entries.OrderBy(e => e.Cookie).Select(e => (e.Name, e.Inode, e.Cookie)).ToList());
         foreach (var (name, _, cookie) in expected)
         {
-            var entry = contents.LookupEntry(name);
-            Assert.NotNull(entry);
-            Assert.Equal((name, model[name].Inode, cookie), (entry.Name, entry.Inode, entry.Cookie));
+            Assert.Equal(new DirEntry(name, model[name].Inode, cookie), contents.LookupEntry(name));
         }
 
         // A readdir resumed at any cookie sees exactly the live entries from that cookie on.
