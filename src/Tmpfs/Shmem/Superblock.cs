@@ -24,6 +24,7 @@ internal sealed class Superblock
     private long nextIno = 1;
     private long usedBlocks;
     private long freeIspace;
+    private ulong generationState = (ulong)Random.Shared.NextInt64() | 1; // never 0 (xorshift's fixed point)
 
     public Superblock(MemoryManager memory, long maxBlocks, long maxInodes, bool noSwap)
     {
@@ -103,7 +104,6 @@ internal sealed class Superblock
     public Inode NewInode(int mode, uint uid, uint gid, ulong rdev = 0)
     {
         var now = NowNs();
-        var generation = (uint)Random.Shared.Next();
         Inode inode;
         lock (statLock)
         {
@@ -118,7 +118,7 @@ internal sealed class Superblock
                 freeIspace -= BogoInodeSize;
             }
 
-            inode = new Inode(this, nextIno++, generation, mode, uid, gid, now) { Rdev = rdev };
+            inode = new Inode(this, nextIno++, NextGeneration(), mode, uid, gid, now) { Rdev = rdev };
             if (inode.IsDirectory)
             {
                 inode.Dir = new DirectoryContents(inode);
@@ -134,6 +134,21 @@ internal sealed class Superblock
         }
 
         return inode;
+    }
+
+    /// <summary>
+    /// get_random_u32() for i_generation: xorshift64* stepped under the stat lock, seeded at
+    /// random per mount (Random.Shared costs a thread-local lookup per inode).
+    /// </summary>
+    private uint NextGeneration()
+    {
+        Debug.Assert(statLock.IsHeldByCurrentThread, "stat lock not held");
+        var x = generationState;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        generationState = x;
+        return (uint)((x * 0x2545F4914F6CDD1DUL) >> 32);
     }
 
     /// <summary>shmem_reserve_inode for an extra hard link: links cost ispace too.</summary>
