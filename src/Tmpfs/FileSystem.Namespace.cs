@@ -441,11 +441,16 @@ public sealed partial class FileSystem
         return inode;
     }
 
-    private void AddEntry(Inode dir, string name, Inode inode)
+    /// <summary>
+    /// shmem_mknod/shmem_link's directory update. The inode's ctime was just set to the current
+    /// time by this call (made, or linked), so the directory takes the same stamp: one clock
+    /// read per create, as the kernel's coarse clock gives both the same value anyway.
+    /// </summary>
+    private static void AddEntry(Inode dir, string name, Inode inode)
     {
         dir.Dir!.Add(name, inode);
         dir.Size += Inode.BogoDirentSize;
-        dir.MtimeNs = dir.CtimeNs = sb.NowNs();
+        dir.MtimeNs = dir.CtimeNs = inode.CtimeNs;
     }
 
     /// <summary>shmem_unlink / shmem_rmdir: drops the name and a link; evicts the inode if nothing holds it.</summary>
