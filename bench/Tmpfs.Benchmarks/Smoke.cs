@@ -10,7 +10,10 @@ namespace Tmpfs.Benchmarks;
 /// A quick check without BenchmarkDotNet: each benchmark method run twice per peer in this
 /// process (the second run timed), with the same setup and cleanup attributes honoured.
 /// Arguments: optional substrings of "Class.Method" and peer names to select, and
-/// "--passes N" to run each method N times (the last timed), e.g. under a profiler.
+/// "--passes N" to run each method N times (the median of all but the first reported),
+/// e.g. for a steadier figure or under a profiler. Besides the elapsed time it prints the
+/// process's CPU time per operation (all threads, so GC and kswapd included), which a loaded
+/// machine disturbs less than the wall clock.
 /// </summary>
 internal static class Smoke
 {
@@ -69,21 +72,45 @@ internal static class Smoke
         Invoke<GlobalSetupAttribute>(instance, method, a => a.Targets);
         try
         {
-            double seconds = 0, cpuSeconds = 0;
+            // The first pass warms up; the figure is the median of the others (the last pass when
+            // there are two), which is steadier than one pass on a shared machine.
+            var timed = new List<double>();
+            var cpu = new List<double>();
+            long allocated = 0;
+            int gen0 = 0, gen1 = 0, gen2 = 0;
             for (var pass = 0; pass < passes; pass++)
             {
                 Invoke<IterationSetupAttribute>(instance, method, a => a.Targets);
-                var cpu = ThreadCpuTime.Now();
+
+                // As BenchmarkDotNet's default job (GcForce): a full collection before each
+                // invocation, so one pass does not pay for the garbage of the one before.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                var cpuBefore = ThreadCpuTime.Now();
+                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+                var (c0, c1, c2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
                 var sw = Stopwatch.StartNew();
                 method.Invoke(instance, null);
-                seconds = sw.Elapsed.TotalSeconds;
-                cpuSeconds = ThreadCpuTime.Now() - cpu;
+                var elapsed = sw.Elapsed.TotalSeconds;
+                var cpuUsed = ThreadCpuTime.Now() - cpuBefore;
+                (allocated, gen0, gen1, gen2) = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore,
+                    GC.CollectionCount(0) - c0, GC.CollectionCount(1) - c1, GC.CollectionCount(2) - c2);
                 Invoke<IterationCleanupAttribute>(instance, method, a => a.Targets);
+                if (pass > 0 || passes == 1)
+                {
+                    timed.Add(elapsed);
+                    cpu.Add(cpuUsed);
+                }
             }
 
             // Thread CPU time beside wall time: on a loaded machine the wall clock counts the
             // time this thread waited for a core; the CPU time of a single-threaded workload does not.
-            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  (thread CPU {cpuSeconds * 1e3,8:0.0} ms, {cpuSeconds * 1e9 / ops,10:0} ns/op)");
+            timed.Sort();
+            cpu.Sort();
+            var seconds = timed[timed.Count / 2];
+            var cpuSeconds = cpu[cpu.Count / 2];
+            return string.Create(CultureInfo.InvariantCulture, $"{seconds * 1e3,10:0.0} ms/invoke  {seconds * 1e9 / ops,12:0} ns/op  {cpuSeconds * 1e9 / ops,8:0} thread-cpu-ns/op  (medians of {timed.Count}; last pass: {allocated / ops,5} B/op, GCs {gen0}/{gen1}/{gen2})");
         }
         finally
         {

@@ -207,21 +207,21 @@ public sealed partial class FileSystem
         var c = Caller(cred);
         using (EnterWrite())
         {
-            var parent = PathWalk.LookupParent(sb, path, c);
+            var parent = PathWalk.LookupParentSpan(sb, path, c);
             if (parent.Type != PathWalk.LastType.Normal)
             {
                 TmpfsException.Throw(Errno.EISDIR, "is a directory");
             }
 
-            UnlinkIn(parent.Dir, parent.Name, parent.TrailingSlash, c);
+            UnlinkIn(parent.Dir, parent.NameIn(path), parent.TrailingSlash, c);
         }
     }
 
     /// <summary>unlink's core, shared by the path and node calls (namespace lock held for writing).</summary>
-    internal void UnlinkIn(Inode dir, string name, bool trailingSlash, Credentials c)
+    internal void UnlinkIn(Inode dir, ReadOnlySpan<char> name, bool trailingSlash, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var inode = dir.Dir!.Lookup(name) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
+        var inode = dir.Dir!.Lookup(name, out var position) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
         if (trailingSlash)
         {
             // do_unlinkat "slashes": decided before may_delete, so before any permission check.
@@ -235,7 +235,8 @@ public sealed partial class FileSystem
             TmpfsException.Throw(Errno.EISDIR, "is a directory");
         }
 
-        RemoveEntry(dir, name, inode);
+        dir.Dir.RemoveAt(position);
+        RemovedEntry(dir, inode);
     }
 
     /// <summary>rmdir(2): ENOTEMPTY, EINVAL for ".", EBUSY for the root.</summary>
@@ -440,21 +441,34 @@ public sealed partial class FileSystem
         return inode;
     }
 
-    private void AddEntry(Inode dir, string name, Inode inode)
+    /// <summary>
+    /// shmem_mknod/shmem_link's directory update. The inode's ctime was just set to the current
+    /// time by this call (made, or linked), so the directory takes the same stamp: one clock
+    /// read per create, as the kernel's coarse clock gives both the same value anyway.
+    /// </summary>
+    private static void AddEntry(Inode dir, string name, Inode inode)
     {
         dir.Dir!.Add(name, inode);
         dir.Size += Inode.BogoDirentSize;
-        dir.MtimeNs = dir.CtimeNs = sb.NowNs();
+        dir.MtimeNs = dir.CtimeNs = inode.CtimeNs;
     }
 
     /// <summary>shmem_unlink / shmem_rmdir: drops the name and a link; evicts the inode if nothing holds it.</summary>
     private void RemoveEntry(Inode dir, string name, Inode inode)
     {
         dir.Dir!.Remove(name);
+        RemovedEntry(dir, inode);
+    }
+
+    /// <summary>The rest of <see cref="RemoveEntry"/> once the name is out of the directory.</summary>
+    private void RemovedEntry(Inode dir, Inode inode)
+    {
         dir.Size -= Inode.BogoDirentSize;
         var now = sb.NowNs();
         dir.MtimeNs = dir.CtimeNs = now;
-        lock (inode)
+        var finish = false;
+        Interleaving.Enter(inode); // a scheduling point for the systematic tests, as Evict had
+        try
         {
             if (inode.IsDirectory)
             {
@@ -472,8 +486,27 @@ public sealed partial class FileSystem
             }
 
             inode.CtimeNs = now;
+
+            // iput after the last link: evicted in this same hold of the inode lock when no
+            // handle or node lookup keeps it. The full fence is the unlinker's side of
+            // EvictIfUnused's protocol with a racing close or forget (either sees the other).
+            if (inode.Nlink == 0)
+            {
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref inode.OpenCount) == 0 && Volatile.Read(ref inode.Lookups) == 0)
+                {
+                    finish = !sb.EvictLocked(inode);
+                }
+            }
+        }
+        finally
+        {
+            Monitor.Exit(inode);
         }
 
-        sb.EvictIfUnused(inode);
+        if (finish)
+        {
+            sb.FinishEvict(inode);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Tmpfs.Shmem;
 
@@ -8,15 +9,29 @@ namespace Tmpfs.Shmem;
 /// so a readdir that continues from a cookie neither repeats nor skips entries that
 /// stayed while others came and went. Cookies 1 and 2 are "." and "..".
 /// </summary>
-/// <remarks>Guarded by the superblock's namespace lock.</remarks>
+/// <remarks>
+/// Guarded by the superblock's namespace lock.
+/// <para>
+/// An array of entry structs in cookie order, which readdir binary-searches by cookie, and a
+/// dictionary from name to position in it (the kernel's maple tree of offsets and dcache hash).
+/// No object per entry, so a create allocates only the name: each entry object was 48 bytes
+/// of garbage-collected memory to clear and fault in. The dictionary keeps .NET's string
+/// hashing (fast, falling back to a randomized hash when names collide: they come from
+/// unprivileged callers). Removed entries stay as tombstones (no inode) until more than half
+/// the array is tombstones; the compaction then renumbers positions (never cookies), under
+/// the write lock, so readers that seek by cookie see it whole.
+/// </para>
+/// </remarks>
 internal sealed class DirectoryContents
 {
     public const long FirstCookie = 3;
 
-    private readonly Dictionary<string, DirEntry> byName = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DirEntry>.AlternateLookup<ReadOnlySpan<char>> bySpan;
-    private readonly List<DirEntry> byCookie = []; // creation order; removed entries stay as tombstones until compacted
-    private int tombstones;
+    private const int MinCapacity = 4;
+
+    private readonly Dictionary<string, int> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> bySpan;
+    private Slot[] slots = [];
+    private int used; // slots in use, tombstones included (the positions)
     private long nextCookie = FirstCookie;
 
     public DirectoryContents(Inode parent)
@@ -30,67 +45,90 @@ internal sealed class DirectoryContents
 
     public int Count => byName.Count;
 
+    public int PositionCount => used;
+
     /// <summary>
     /// simple_lookup(): the entry, or null; ENAMETOOLONG for a name longer than NAME_MAX, which
     /// the kernel only reports when it looks the name up (after the search permission check).
     /// </summary>
-    public Inode? Lookup(string name)
-    {
-        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
-        {
-            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-        }
-
-        return byName.TryGetValue(name, out var e) ? e.Inode : null;
-    }
+    public Inode? Lookup(string name) => Lookup(name.AsSpan(), out _);
 
     /// <summary>Looks a name up without making a string of it (path walks); ENAMETOOLONG as above.</summary>
-    public Inode? Lookup(ReadOnlySpan<char> name)
+    public Inode? Lookup(ReadOnlySpan<char> name) => Lookup(name, out _);
+
+    /// <summary>
+    /// <see cref="Lookup(ReadOnlySpan{char})"/> that also gives the entry's position, for
+    /// <see cref="RemoveAt"/> while nothing else changes the directory (unlink).
+    /// </summary>
+    public Inode? Lookup(ReadOnlySpan<char> name, out int position)
     {
         if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
         {
             TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
         }
 
-        return bySpan.TryGetValue(name, out var e) ? e.Inode : null;
+        if (!bySpan.TryGetValue(name, out position))
+        {
+            position = -1;
+            return null;
+        }
+
+        return slots[position].Inode;
     }
 
-    public DirEntry? LookupEntry(string name) => byName.GetValueOrDefault(name);
+    /// <summary>The live entry of a name, or null (fsck).</summary>
+    public DirEntry? LookupEntry(string name) => byName.TryGetValue(name, out var at) ? slots[at].ToEntry() : null;
 
     public void Add(string name, Inode inode)
     {
-        var entry = new DirEntry(name, inode, nextCookie++);
-        byName.Add(name, entry);
-        byCookie.Add(entry);
+        if (used == slots.Length)
+        {
+            Grow();
+        }
+
+        byName.Add(name, used);
+        slots[used++] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++ };
     }
 
     public Inode Remove(string name)
     {
-        var found = byName.Remove(name, out var entry);
-        Debug.Assert(found && entry is not null, "removing a missing entry");
-        Debug.Assert(IsIndexed(entry), "cookie index out of step"); // the search runs in Debug builds only
-        entry.Removed = true;
-        tombstones++;
-        if (tombstones > 32 && tombstones * 2 > byCookie.Count)
+        if (!byName.TryGetValue(name, out var at))
         {
-            byCookie.RemoveAll(static e => e.Removed);
-            tombstones = 0;
+            Debug.Fail("removing a missing entry");
+            return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
         }
 
-        return entry.Inode;
+        return RemoveAt(at);
+    }
+
+    /// <summary>Removes the entry at a position that a lookup gave (the directory unchanged since).</summary>
+    public Inode RemoveAt(int position)
+    {
+        ref var entry = ref slots[position];
+        var inode = entry.Inode!;
+        var removed = byName.Remove(entry.Name!);
+        Debug.Assert(removed, "entry not indexed by name");
+        entry = new Slot { Cookie = entry.Cookie }; // a tombstone keeps its place in cookie order
+        var tombstones = used - byName.Count;
+        if (tombstones > 32 && tombstones * 2 > used)
+        {
+            Compact();
+        }
+
+        return inode;
     }
 
     /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>
-    public void Replace(string name, Inode inode) => byName[name].Inode = inode;
+    public void Replace(string name, Inode inode) => slots[byName[name]].Inode = inode;
 
-    /// <summary>The first live entry whose cookie is at least <paramref name="cookie"/>, by position.</summary>
+    /// <summary>The first position whose cookie is at least <paramref name="cookie"/> (tombstones included).</summary>
     public int SeekPosition(long cookie)
     {
-        int lo = 0, hi = byCookie.Count;
+        int lo = 0, hi = used;
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (byCookie[mid].Cookie < cookie)
+            if (slots[mid].Cookie < cookie)
             {
                 lo = mid + 1;
             }
@@ -103,28 +141,71 @@ internal sealed class DirectoryContents
         return lo;
     }
 
-    public int PositionCount => byCookie.Count;
+    /// <summary>The live entry at a position, or null for a tombstone.</summary>
+    public DirEntry? EntryAt(int position) => slots[position].Inode is null ? null : slots[position].ToEntry();
 
-    public DirEntry? EntryAt(int position) => byCookie[position] is { Removed: false } e ? e : null;
-
-    public IEnumerable<DirEntry> Entries => byName.Values;
-
-    private bool IsIndexed(DirEntry entry)
+    /// <summary>The live entries, in cookie order.</summary>
+    public IEnumerable<DirEntry> Entries
     {
-        var at = SeekPosition(entry.Cookie);
-        return at < byCookie.Count && ReferenceEquals(byCookie[at], entry);
+        get
+        {
+            for (var at = 0; at < used; at++)
+            {
+                if (slots[at].Inode is not null)
+                {
+                    yield return slots[at].ToEntry();
+                }
+            }
+        }
+    }
+
+    /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
+    private void Grow()
+    {
+        if ((used - byName.Count) * 4 > used)
+        {
+            Compact();
+            return;
+        }
+
+        Array.Resize(ref slots, Math.Max(MinCapacity, slots.Length * 2));
+    }
+
+    /// <summary>Squeezes the tombstones out (positions change, cookies do not) and re-points the names.</summary>
+    private void Compact()
+    {
+        var to = 0;
+        for (var from = 0; from < used; from++)
+        {
+            if (slots[from].Inode is null)
+            {
+                continue;
+            }
+
+            if (to != from)
+            {
+                slots[to] = slots[from];
+                CollectionsMarshal.GetValueRefOrNullRef(byName, slots[to].Name!) = to;
+            }
+
+            to++;
+        }
+
+        Array.Clear(slots, to, used - to);
+        used = to;
+        Debug.Assert(used == byName.Count, "live count out of step");
+    }
+
+    /// <summary>One name in cookie order; a tombstone has no inode.</summary>
+    private struct Slot
+    {
+        public string? Name;
+        public Inode? Inode;
+        public long Cookie;
+
+        public readonly DirEntry ToEntry() => new(Name!, Inode!, Cookie);
     }
 }
 
-/// <summary>A name in a directory (the kernel's dentry, minus the cache).</summary>
-internal sealed class DirEntry(string name, Inode inode, long cookie)
-{
-    public string Name { get; } = name;
-
-    public Inode Inode { get; set; } = inode;
-
-    public long Cookie { get; } = cookie;
-
-    /// <summary>Removed from the directory; kept only as a tombstone in the cookie order.</summary>
-    public bool Removed { get; set; }
-}
+/// <summary>A name in a directory (the kernel's dentry, minus the cache), as read out of it.</summary>
+internal readonly record struct DirEntry(string Name, Inode Inode, long Cookie);

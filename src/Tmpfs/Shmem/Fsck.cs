@@ -181,8 +181,7 @@ internal static class Fsck
             long lastCookie = 0;
             for (var at = 0; at < contents.PositionCount; at++)
             {
-                var e = contents.EntryAt(at);
-                if (e is null)
+                if (contents.EntryAt(at) is not { } e)
                 {
                     continue;
                 }
@@ -194,7 +193,7 @@ internal static class Fsck
                 }
 
                 lastCookie = e.Cookie;
-                if (!ReferenceEquals(contents.LookupEntry(e.Name), e))
+                if (contents.LookupEntry(e.Name) != e)
                 {
                     problems.Add($"dir {dir.Ino}: '{e.Name}' in cookie order but not by name");
                 }

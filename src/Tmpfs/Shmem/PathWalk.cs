@@ -28,7 +28,10 @@ internal static class PathWalk
     public readonly record struct ParentResult(Inode Dir, string Name, LastType Type, bool TrailingSlash);
 
     /// <summary>A parent lookup's result with the final name as a range of the path (no string made).</summary>
-    private readonly record struct ParentSpan(Inode Dir, int NameStart, int NameLength, LastType Type, bool TrailingSlash);
+    public readonly record struct ParentSpan(Inode Dir, int NameStart, int NameLength, LastType Type, bool TrailingSlash)
+    {
+        public ReadOnlySpan<char> NameIn(string path) => path.AsSpan(NameStart, NameLength);
+    }
 
     /// <summary>Resolves a whole path to its inode (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG).</summary>
     public static Inode Lookup(Superblock sb, string path, Credentials cred, bool followFinal)
@@ -45,6 +48,16 @@ internal static class PathWalk
     {
         var symlinks = 0;
         return LookupParent(sb, sb.Root, path, cred, ref symlinks);
+    }
+
+    /// <summary>
+    /// <see cref="LookupParent(Superblock, string, Credentials)"/> for a caller that only looks
+    /// the last name up or removes it (unlink): the name stays a range of the path.
+    /// </summary>
+    public static ParentSpan LookupParentSpan(Superblock sb, string path, Credentials cred)
+    {
+        var symlinks = 0;
+        return WalkParent(sb, sb.Root, path, cred, ref symlinks);
     }
 
     /// <summary>Checks a single name given to an engine call (EINVAL for '/' or NUL, ENAMETOOLONG past 255 bytes).</summary>

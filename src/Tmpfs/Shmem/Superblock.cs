@@ -24,6 +24,7 @@ internal sealed class Superblock
     private long nextIno = 1;
     private long usedBlocks;
     private long freeIspace;
+    private ulong generationState = (ulong)Random.Shared.NextInt64() | 1; // never 0 (xorshift's fixed point)
 
     public Superblock(MemoryManager memory, long maxBlocks, long maxInodes, bool noSwap)
     {
@@ -103,7 +104,6 @@ internal sealed class Superblock
     public Inode NewInode(int mode, uint uid, uint gid, ulong rdev = 0)
     {
         var now = NowNs();
-        var generation = (uint)Random.Shared.Next();
         Inode inode;
         lock (statLock)
         {
@@ -118,7 +118,7 @@ internal sealed class Superblock
                 freeIspace -= BogoInodeSize;
             }
 
-            inode = new Inode(this, nextIno++, generation, mode, uid, gid, now) { Rdev = rdev };
+            inode = new Inode(this, nextIno++, NextGeneration(), mode, uid, gid, now) { Rdev = rdev };
             if (inode.IsDirectory)
             {
                 inode.Dir = new DirectoryContents(inode);
@@ -134,6 +134,21 @@ internal sealed class Superblock
         }
 
         return inode;
+    }
+
+    /// <summary>
+    /// get_random_u32() for i_generation: xorshift64* stepped under the stat lock, seeded at
+    /// random per mount (Random.Shared costs a thread-local lookup per inode).
+    /// </summary>
+    private uint NextGeneration()
+    {
+        Debug.Assert(statLock.IsHeldByCurrentThread, "stat lock not held");
+        var x = generationState;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        generationState = x;
+        return (uint)((x * 0x2545F4914F6CDD1DUL) >> 32);
     }
 
     /// <summary>shmem_reserve_inode for an extra hard link: links cost ispace too.</summary>
@@ -233,40 +248,79 @@ internal sealed class Superblock
     public void Evict(Inode inode)
     {
         Interleaving.Enter(inode);
+        bool done;
         try
         {
-            // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
-            // the inode a name since the caller saw it unlinked.
-            if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
-            {
-                return;
-            }
-
-            // A node lookup (FUSE LOOKUP of "." by node id) may have taken a reference since
-            // EvictIfUnused saw none; it takes it under this lock, so rechecking here is enough:
-            // its forget will evict later.
-            if (!Unmounting && Volatile.Read(ref inode.Lookups) != 0)
-            {
-                return;
-            }
-
-            inode.Evicted = true;
-            if (inode.IsRegular || inode.IsSymlink)
-            {
-                PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
-            }
-
-            if (inode.Xattrs is { } x)
-            {
-                ReturnIspace(x.ChargedIspace);
-                inode.Xattrs = null;
-            }
+            done = EvictLocked(inode);
         }
         finally
         {
             Monitor.Exit(inode);
         }
 
+        if (!done)
+        {
+            FinishEvict(inode);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Evict"/> with the inode lock held (unlink evicts in the same hold that drops
+    /// the last link). False when the inode is still to leave the swaplist: the caller then
+    /// drops the inode lock and calls <see cref="FinishEvict"/>.
+    /// </summary>
+    public bool EvictLocked(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
+
+        // Nlink is checked again under the lock: linkat of an O_TMPFILE may have given
+        // the inode a name since the caller saw it unlinked.
+        if (inode.Evicted || (inode.Nlink != 0 && !Unmounting))
+        {
+            return true;
+        }
+
+        // A node lookup (FUSE LOOKUP of "." by node id) may have taken a reference since
+        // EvictIfUnused saw none; it takes it under this lock, so rechecking here is enough:
+        // its forget will evict later.
+        if (!Unmounting && Volatile.Read(ref inode.Lookups) != 0)
+        {
+            return true;
+        }
+
+        inode.Evicted = true;
+
+        // An empty mapping stays empty under the inode lock (pages are only added with it
+        // held), so there is nothing to truncate and no mapping lock to take.
+        if ((inode.IsRegular || inode.IsSymlink) && inode.Pages.Count != 0)
+        {
+            PageCache.TruncatePages(inode, 0); // a long symlink's target is its page 0
+        }
+
+        if (inode.Xattrs is { } x)
+        {
+            ReturnIspace(x.ChargedIspace);
+            inode.Xattrs = null;
+        }
+
+        // shmem_evict_inode looks at list_empty(&info->swaplist) without the mutex: once
+        // the pages are gone no writepage can add the inode (it adds under the page lock of
+        // a page in the page cache, and truncation took every page lock). Swapoff takes it
+        // off the list and drops stop_eviction in one hold of the list lock, so "off the
+        // list and no swapoff holding it" read here (acquire) is final; anything else takes
+        // the lock in FinishEvict. The common case, never swapped, leaves in this one hold.
+        if (!Volatile.Read(ref inode.OnSwaplist) && Volatile.Read(ref inode.StopEviction) == 0)
+        {
+            Forget(inode);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The rest of an eviction that <see cref="EvictLocked"/> left (inode lock not held).</summary>
+    public void FinishEvict(Inode inode)
+    {
         // shmem_evict_inode: off the swaplist, but only once no swapoff works on the inode
         // (stop_eviction); swapoff holds it that way, never by a reference count.
         var swaplist = Memory.Swaplist;
@@ -283,18 +337,25 @@ internal sealed class Superblock
         Interleaving.Enter(inode);
         try
         {
-            lock (statLock)
-            {
-                inodes.Remove(inode.Ino);
-                if (MaxInodes != 0)
-                {
-                    freeIspace += BogoInodeSize;
-                }
-            }
+            Forget(inode);
         }
         finally
         {
             Monitor.Exit(inode);
+        }
+    }
+
+    /// <summary>The end of eviction (inode lock held): out of the inode set, its ispace returned.</summary>
+    private void Forget(Inode inode)
+    {
+        Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
+        lock (statLock)
+        {
+            inodes.Remove(inode.Ino);
+            if (MaxInodes != 0)
+            {
+                freeIspace += BogoInodeSize;
+            }
         }
     }
 
