@@ -53,10 +53,11 @@ if (args[0] == "--engine")
 
 var size = args.Length > 1 ? args[1] : "3g";
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
+var pollMicroseconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50;
 var budget = MemoryManager.ParseSize(size) + (256L << 20);
 using var memory = new MemoryManager(budget);
 var fs = memory.Mount("size=" + size);
-using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, Log = Console.Error });
+using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), Log = Console.Error });
 Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();

@@ -2,7 +2,9 @@
 # fio side by side: this tmpfs through FUSE (a release build of bench/Tmpfs.FuseBench),
 # the kernel's tmpfs, and bindfs (libfuse, C) over a kernel tmpfs directory.
 # Needs root, /dev/fuse, fio, bindfs, python3.  Usage: bench/fuse/run.sh [seconds per job] [file size]
-# Environment: THREADS (our serving threads, 0 = default), TARGETS="ours kernel bindfs".
+# Environment: THREADS (our serving threads, 0 = default), POLL_US (how long a serving thread
+# polls for the next request before sleeping, default 50, 0 = sleep at once),
+# TARGETS="ours kernel bindfs".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runtime=${1:-10}
@@ -30,7 +32,7 @@ mkdir -p "$root"/{ours,kernel,kbase,bindfs}
 mount -t tmpfs -o size=3g tmpfs "$root/kernel"
 mount -t tmpfs -o size=3g tmpfs "$root/kbase"
 bindfs "$root/kbase" "$root/bindfs"
-"$bench" "$root/ours" 3g "${THREADS:-0}" > "$root/server.out" 2> "$root/server.err" &
+"$bench" "$root/ours" 3g "${THREADS:-0}" "${POLL_US:-50}" > "$root/server.out" 2> "$root/server.err" &
 server_pid=$!
 for _ in $(seq 100); do grep -q ready "$root/server.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$root/server.out" || { cat "$root/server.err"; exit 1; }

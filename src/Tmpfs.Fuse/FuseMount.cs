@@ -388,7 +388,7 @@ public sealed class FuseMount : IDisposable
 
         foreach (var fd in fds)
         {
-            workers.Add(new Worker(session, fd, FuseSession.RequestCapacity, FuseSession.ReplyCapacity));
+            workers.Add(new Worker(session, fd, FuseSession.RequestCapacity, FuseSession.ReplyCapacity, Options.PollBeforeSleep));
         }
 
         session.WorkersStarting(workers.Count);

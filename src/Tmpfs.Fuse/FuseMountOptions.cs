@@ -12,6 +12,13 @@ public sealed record FuseMountOptions
     /// <summary>Threads reading /dev/fuse, each on its own cloned fd; 0 = <see cref="FuseMount.DefaultThreads"/> (one per two cores, 1 to 8).</summary>
     public int Threads { get; init; }
 
+    /// <summary>
+    /// How long a serving thread polls /dev/fuse for the next request before it sleeps in
+    /// poll(2); zero sleeps at once. A short poll saves the wake-up from an idle CPU that a
+    /// synchronous caller's next request would otherwise pay (see RequestBuffer.ReadFrom).
+    /// </summary>
+    public TimeSpan PollBeforeSleep { get; init; } = TimeSpan.FromMicroseconds(50);
+
     /// <summary>How long the kernel may trust names and negative lookups. Long: every change passes through the kernel.</summary>
     public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromHours(1);
 

@@ -11,10 +11,24 @@ internal sealed class Worker : IDisposable
     private readonly FuseSession session;
     private Thread? thread;
 
-    public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity)
+    private readonly long spinTicks;
+    private readonly RunQueueSampler runQueue = new();
+
+    public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity, TimeSpan poll = default)
     {
         this.session = session;
         Fd = fd;
+        if (poll > TimeSpan.Zero)
+        {
+            // Our own fd (a clone, or the mount's for the first thread): non-blocking for the
+            // poll before sleeping (RequestBuffer.ReadFrom).
+            var flags = Native.Fcntl(fd, Native.F_GETFL, 0);
+            if (flags >= 0 && Native.Fcntl(fd, Native.F_SETFL, flags | Native.O_NONBLOCK) == 0)
+            {
+                spinTicks = (long)(poll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            }
+        }
+
         Requests = new RequestBuffer(requestCapacity);
         Reply = new ReplyWriter(replyCapacity) { Fd = fd };
         DirVisitor = VisitDirent;
@@ -56,7 +70,7 @@ internal sealed class Worker : IDisposable
     {
         while (true)
         {
-            var n = Requests.ReadFrom(Fd);
+            var n = Requests.ReadFrom(Fd, spinTicks > 0 && runQueue.CpuToSpare() ? spinTicks : 0);
             if (n < 0)
             {
                 StopErrno = n == -Native.ENODEV ? 0 : -n;
@@ -100,5 +114,6 @@ internal sealed class Worker : IDisposable
     {
         Requests.Dispose();
         Reply.Dispose();
+        runQueue.Dispose();
     }
 }
