@@ -22,8 +22,8 @@ internal sealed class Worker : IDisposable
         {
             // Our own fd (a clone, or the mount's for the first thread): non-blocking for the
             // poll before sleeping (RequestBuffer.ReadFrom).
-            var flags = Native.Fcntl(fd, Native.F_GETFL, 0);
-            if (flags >= 0 && Native.Fcntl(fd, Native.F_SETFL, flags | Native.O_NONBLOCK) == 0)
+            var flags = NativeMount.Fcntl(fd, NativeMount.F_GETFL, 0);
+            if (flags >= 0 && NativeMount.Fcntl(fd, NativeMount.F_SETFL, flags | NativeMount.O_NONBLOCK) == 0)
             {
                 spinTicks = (long)(poll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
             }

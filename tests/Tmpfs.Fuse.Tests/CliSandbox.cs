@@ -76,21 +76,36 @@ internal sealed class CliSandbox : IDisposable
 
     public (int Exit, string Out, string Err) Sh(string script) => Run("sh", ["-c", script]);
 
-    public (int Exit, string Out, string Err) Run(string program, IEnumerable<string> args)
+    public (int Exit, string Out, string Err) Run(string program, IEnumerable<string> args) =>
+        RunProcess(program, args, Dir, new Dictionary<string, string?> { ["TMPFS_CONTROL_SOCKET"] = Socket });
+
+    /// <summary>Runs a program to its end (2 minutes at most), with <paramref name="environment"/> set (null removes a variable).</summary>
+    internal static (int Exit, string Out, string Err) RunProcess(string program, IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?> environment)
     {
         var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Dir,
+            WorkingDirectory = workingDirectory,
         };
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }
 
-        start.Environment["TMPFS_CONTROL_SOCKET"] = Socket;
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
         using var p = Process.Start(start)!;
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEnd();

@@ -240,37 +240,15 @@ public sealed class NonRootMountTests : IDisposable
     private (int Exit, string Out, string Err) AsUser(string program, IEnumerable<string> args) =>
         Exec("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", "--", program, .. args], asUser: true);
 
-    private (int Exit, string Out, string Err) Exec(string program, IEnumerable<string> args, bool asUser)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = "/",
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        if (asUser)
-        {
-            start.Environment["HOME"] = run;
-            start.Environment["XDG_RUNTIME_DIR"] = run;
-            start.Environment["DOTNET_CLI_HOME"] = run;
-            start.Environment.Remove("TMPFS_CONTROL_SOCKET");
-            start.Environment["DOTNET_ROOT"] = Path.GetDirectoryName(dotnet)!;
-        }
-
-        using var p = Process.Start(start)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-        }
-
-        return (p.ExitCode, output, err.Result);
-    }
+    private (int Exit, string Out, string Err) Exec(string program, IEnumerable<string> args, bool asUser) =>
+        CliSandbox.RunProcess(program, args, "/", asUser
+            ? new Dictionary<string, string?>
+            {
+                ["HOME"] = run,
+                ["XDG_RUNTIME_DIR"] = run,
+                ["DOTNET_CLI_HOME"] = run,
+                ["TMPFS_CONTROL_SOCKET"] = null,
+                ["DOTNET_ROOT"] = Path.GetDirectoryName(dotnet),
+            }
+            : new Dictionary<string, string?>());
 }

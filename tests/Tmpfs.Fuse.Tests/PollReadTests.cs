@@ -21,8 +21,8 @@ public sealed class PollReadTests
         using var server = new AnonymousPipeServerStream(PipeDirection.Out);
         using var client = new AnonymousPipeClientStream(PipeDirection.In, server.ClientSafePipeHandle);
         var fd = (int)client.SafePipeHandle.DangerousGetHandle();
-        var flags = Native.Fcntl(fd, Native.F_GETFL, 0);
-        Assert.Equal(0, Native.Fcntl(fd, Native.F_SETFL, flags | Native.O_NONBLOCK));
+        var flags = NativeMount.Fcntl(fd, NativeMount.F_GETFL, 0);
+        Assert.Equal(0, NativeMount.Fcntl(fd, NativeMount.F_SETFL, flags | NativeMount.O_NONBLOCK));
         using var buffer = new RequestBuffer(FuseProtocol.MinReadBuffer);
         var spin = (long)(pollMicroseconds * 1e-6 * System.Diagnostics.Stopwatch.Frequency);
 

@@ -16,9 +16,6 @@ internal static unsafe partial class Native
     public const int EAGAIN = 11;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
-    public const int F_GETFL = 3;
-    public const int F_SETFL = 4;
-    public const int O_NONBLOCK = 0x800;
     public const short POLLIN = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -50,9 +47,6 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint nfds, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    public static partial int Fcntl(int fd, int cmd, int arg);
 
     [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
     public static partial nint Writev(int fd, IoVec* iov, int iovcnt);

@@ -14,6 +14,9 @@ internal static unsafe partial class NativeMount
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;
     public const int F_SETFD = 2;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct MsgHdr
