@@ -66,37 +66,11 @@ internal sealed class SwapDevice : IDisposable
         }
     }
 
-    /// <summary>scan_swap_map_slots: a free slot from the cursor on, or -1 when full.</summary>
-    public long AllocateSlot()
-    {
-        lock (slotLock)
-        {
-            if (!WriteOk || inUse >= Slots)
-            {
-                return -1;
-            }
-
-            for (long n = 0; n < Slots; n++)
-            {
-                var slot = cursor;
-                cursor = cursor + 1 == Slots ? 0 : cursor + 1;
-                if (map[slot] == 0)
-                {
-                    map[slot] = MapEntry | MapCache;
-                    inUse++;
-                    return slot;
-                }
-            }
-
-            return -1;
-        }
-    }
-
     /// <summary>
     /// A cluster for one reclaim pass (the kernel's per-cpu swap cluster): up to
-    /// <paramref name="max"/> consecutive free slots from the cursor on, each taken as
-    /// <see cref="AllocateSlot"/> takes one, so that concurrent passes each write runs of
-    /// consecutive slots. Returns how many (0 when full); <paramref name="first"/> is the first.
+    /// <paramref name="max"/> consecutive free slots from the first free one at the cursor
+    /// (scan_swap_map_slots), each held for the swap cache and the entry, so that concurrent
+    /// passes each write runs of consecutive slots. Returns how many (0 when full); <paramref name="first"/> is the first.
     /// </summary>
     public int AllocateRun(int max, out long first)
     {

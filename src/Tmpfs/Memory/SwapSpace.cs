@@ -181,54 +181,9 @@ internal sealed class SwapSpace : IDisposable
     }
 
     /// <summary>
-    /// get_swap_page / folio_alloc_swap: a slot from the highest priority device with room,
-    /// equal priorities in turn. Null when all are full or none is on.
-    /// </summary>
-    public SwapEntry? AllocateSlot()
-    {
-        var list = byPriority;
-        var i = 0;
-        while (i < list.Length)
-        {
-            var priority = list[i].Priority;
-            var j = i;
-            while (j < list.Length && list[j].Priority == priority)
-            {
-                j++;
-            }
-
-            var group = j - i;
-            if (group == 1)
-            {
-                var slot = list[i].AllocateSlot();
-                if (slot >= 0)
-                {
-                    return new SwapEntry(list[i].Type, slot);
-                }
-            }
-            else
-            {
-                var start = Interlocked.Increment(ref rotor);
-                for (var k = 0; k < group; k++)
-                {
-                    var device = list[i + (int)((uint)(start + k) % (uint)group)];
-                    var slot = device.AllocateSlot();
-                    if (slot >= 0)
-                    {
-                        return new SwapEntry(device.Type, slot);
-                    }
-                }
-            }
-
-            i = j;
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Up to <paramref name="max"/> consecutive slots of the device <see cref="AllocateSlot"/>
-    /// would choose; <paramref name="count"/> is how many (0: none, all full or off).
+    /// get_swap_pages / folio_alloc_swap: up to <paramref name="max"/> consecutive slots from
+    /// the highest priority device with room, equal priorities in turn; <paramref name="count"/>
+    /// is how many (0: none, all full or off).
     /// </summary>
     public SwapEntry AllocateRun(int max, out int count)
     {

@@ -191,15 +191,10 @@ internal static partial class PageCache
 
             if (got > 0)
             {
-                for (var i = 0; i < got; i++)
+                done = FillRun(frames, run[..got], offset, source[..count], done, streaming);
+                foreach (var pfn in run[..got])
                 {
-                    pos = offset + done;
-                    var inPage = (int)(pos & (PageSize - 1));
-                    var chunk = Math.Min(PageSize - inPage, count - done);
-                    frames.CopyIn(run[i], inPage, source.Slice(done, chunk), streaming);
-                    MarkWritten(frames, run[i]);
-                    memory.Lru.MarkAccessed(run[i]);
-                    done += chunk;
+                    memory.Lru.MarkAccessed(pfn);
                 }
 
                 PublishRun(frames, run[..got], streaming);
@@ -219,16 +214,7 @@ internal static partial class PageCache
                 break;
             }
 
-            for (var i = 0; i < got; i++)
-            {
-                pos = offset + done;
-                var inPage = (int)(pos & (PageSize - 1));
-                var chunk = Math.Min(PageSize - inPage, count - done);
-                frames.CopyIn(run[i], inPage, source.Slice(done, chunk), streaming);
-                MarkWritten(frames, run[i]);
-                done += chunk;
-            }
-
+            done = FillRun(frames, run[..got], offset, source[..count], done, streaming);
             if (streaming)
             {
                 PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
@@ -356,6 +342,25 @@ internal static partial class PageCache
     /// <summary>The pages [offset, offset + count) touches, at most <see cref="MaxRun"/> (count > 0).</summary>
     private static int RunLength(long offset, int count) =>
         (int)Math.Min(MaxRun, ((offset + count - 1) >> PageShift) - (offset >> PageShift) + 1);
+
+    /// <summary>
+    /// shmem_write_end for a run of pages: copies the next bytes of <paramref name="source"/>
+    /// (the write at <paramref name="offset"/>, <paramref name="done"/> bytes already in) into
+    /// the frames of <paramref name="pfns"/>, marking each written. Returns the new done.
+    /// </summary>
+    private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, bool streaming)
+    {
+        foreach (var pfn in pfns)
+        {
+            var inPage = (int)((offset + done) & (PageSize - 1));
+            var chunk = Math.Min(PageSize - inPage, source.Length - done);
+            frames.CopyIn(pfn, inPage, source.Slice(done, chunk), streaming);
+            MarkWritten(frames, pfn);
+            done += chunk;
+        }
+
+        return done;
+    }
 
     private static void MarkWritten(PageFrames frames, int pfn)
     {

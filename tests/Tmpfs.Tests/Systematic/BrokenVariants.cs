@@ -23,7 +23,7 @@ internal static class BrokenVariants
     {
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        if (inode.Sb.NoSwap || memory.Swap.AllocateSlot() is not { } entry)
+        if (inode.Sb.NoSwap || io.TakeSlot() is not { } entry)
         {
             return false;
         }
@@ -76,7 +76,7 @@ internal static class BrokenVariants
     {
         var memory = inode.Sb.Memory;
         var frames = memory.Frames;
-        if (inode.Sb.NoSwap || memory.Swap.AllocateSlot() is not { } entry)
+        if (inode.Sb.NoSwap || io.TakeSlot() is not { } entry)
         {
             return false;
         }
