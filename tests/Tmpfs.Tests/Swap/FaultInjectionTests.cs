@@ -287,6 +287,65 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         AssertNothingLeft(memory, "injected-reads");
     }
 
+    /// <summary>
+    /// An unreadable slot stops swapoff with EIO and the device stays on, with every page,
+    /// the bad one included, still where it was: nothing is dropped. (The kernel since 6.2
+    /// poisons the entry instead, shmem_set_folio_swapin_error, and swapoff goes on without
+    /// that page; we keep it, so a transient read error loses nothing.) Once the page is
+    /// freed, swapoff succeeds.
+    /// </summary>
+    [Fact]
+    public void SwapoffMeetingAnUnreadableSlot_IsEio_DeviceStaysOn_NothingLost_ThenSucceedsOnceItIsFreed()
+    {
+        using var memory = new MemoryManager(1L << 20, 16L << 20);
+        var backing = new InjectedBacking(4096);
+        memory.Swapon("injected-swapoff", 4096, 0, backing);
+        var fs = memory.Mount("size=16M");
+        var data = RandomBytes(2 << 20, seed: 6);
+        using var file = fs.Open("/f", OpenFlags.Create | OpenFlags.ReadWrite, 0x1A4);
+        for (var off = 0; off < data.Length; off += 64 << 10)
+        {
+            file.Write(data.AsSpan(off, 64 << 10), off);
+        }
+
+        var (bad, badSlot) = FindPageOnDisk(memory, file.Inode, from: 60);
+        backing.ReadFault = s => s == badSlot ? InjectedBacking.Error(Errno.EIO) : null;
+        memory.SetBudget(16L << 20); // room for everything: only the bad slot can stop swapoff
+
+        var e = Assert.Throws<TmpfsException>(() => memory.Swapoff("injected-swapoff"));
+        Assert.Equal(Errno.EIO, e.Errno);
+        Assert.Single(memory.SwapDevices);
+        Assert.Empty(memory.CheckConsistency());
+
+        // Every other page reads back exactly; the bad one is still EIO, not zeros.
+        var page = new byte[Page];
+        for (var i = 0; i < data.Length / Page; i++)
+        {
+            if (i == bad)
+            {
+                Assert.Equal(Errno.EIO, Assert.Throws<TmpfsException>(() => file.Read(page, (long)i * Page)).Errno);
+                continue;
+            }
+
+            Assert.Equal(Page, file.Read(page, (long)i * Page));
+            Assert.True(page.AsSpan().SequenceEqual(data.AsSpan(i * Page, Page)), $"page {i} differs");
+        }
+
+        // Punching the bad page out frees its slot, and swapoff then brings the rest home.
+        file.Fallocate(FallocateMode.PunchHole | FallocateMode.KeepSize, (long)bad * Page, Page);
+        memory.Swapoff("injected-swapoff");
+        Assert.Empty(memory.SwapDevices);
+        Assert.Equal(0, memory.MemInfo.SwapTotal);
+        Assert.Empty(memory.CheckConsistency());
+        data.AsSpan(bad * Page, Page).Clear();
+        Assert.Equal(data, ReadAll(file, data.Length));
+        file.Dispose();
+        fs.Unmount();
+        var info = memory.MemInfo;
+        Assert.Equal(info.MemTotal, info.MemFree);
+        Assert.Equal(0, info.InvariantViolations);
+    }
+
     [Fact]
     public void SwaponOnAFullRealFileSystem_IsEnospc_AndLeavesNothingBehind()
     {
