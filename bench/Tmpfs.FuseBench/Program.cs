@@ -7,7 +7,7 @@ using Tmpfs.Fuse;
 //   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default]
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads]");
+    Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads] [poll µs] [direct_io 0|1]");
     return 2;
 }
 
@@ -54,10 +54,11 @@ if (args[0] == "--engine")
 var size = args.Length > 1 ? args[1] : "3g";
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
 var pollMicroseconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50;
+var directIo = args.Length > 4 && args[4] == "1";
 var budget = MemoryManager.ParseSize(size) + (256L << 20);
 using var memory = new MemoryManager(budget);
 var fs = memory.Mount("size=" + size);
-using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), Log = Console.Error });
+using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), DirectIo = directIo, Log = Console.Error });
 Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();

@@ -4,6 +4,7 @@
 # Needs root, /dev/fuse, fio, bindfs, python3.  Usage: bench/fuse/run.sh [seconds per job] [file size]
 # Environment: THREADS (our serving threads, 0 = default), POLL_US (how long a serving thread
 # polls for the next request before sleeping, default 50, 0 = sleep at once),
+# DIRECT_IO=1 (our mount with the direct_io option: no copy in the kernel's page cache),
 # TARGETS="ours kernel bindfs".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +33,7 @@ mkdir -p "$root"/{ours,kernel,kbase,bindfs}
 mount -t tmpfs -o size=3g tmpfs "$root/kernel"
 mount -t tmpfs -o size=3g tmpfs "$root/kbase"
 bindfs "$root/kbase" "$root/bindfs"
-"$bench" "$root/ours" 3g "${THREADS:-0}" "${POLL_US:-50}" > "$root/server.out" 2> "$root/server.err" &
+"$bench" "$root/ours" 3g "${THREADS:-0}" "${POLL_US:-50}" "${DIRECT_IO:-0}" > "$root/server.out" 2> "$root/server.err" &
 server_pid=$!
 for _ in $(seq 100); do grep -q ready "$root/server.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$root/server.out" || { cat "$root/server.err"; exit 1; }
@@ -68,7 +69,7 @@ PY
   rmdir "$dir"
 }
 
-echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo ?), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start ($(date -u +%H:%M) UTC)"
+echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo ?), ours: direct_io=${DIRECT_IO:-0}, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start ($(date -u +%H:%M) UTC)"
 for t in $targets; do
   echo "== $t (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   job "$t" seqwrite write 1M

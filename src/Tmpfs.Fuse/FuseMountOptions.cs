@@ -32,6 +32,15 @@ public sealed record FuseMountOptions
     /// </summary>
     public int ReadAheadKb { get; init; } = 1024;
 
+    /// <summary>
+    /// Open files with FOPEN_DIRECT_IO: reads and writes go straight between the caller's
+    /// buffer and the engine, with no copy in the kernel's page cache (so a file's data is
+    /// held once, in the engine's budget, as the kernel's tmpfs holds it once). Faster for
+    /// large transfers; every read is a round trip, also of data read a moment ago. Shared
+    /// mmap keeps working (FUSE_DIRECT_IO_ALLOW_MMAP, when the kernel offers it).
+    /// </summary>
+    public bool DirectIo { get; init; }
+
     /// <summary>MS_NOSUID, as the kernel's tmpfs mounts by default in most setups.</summary>
     public bool NoSuid { get; init; } = true;
 

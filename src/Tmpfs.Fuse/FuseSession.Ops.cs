@@ -201,7 +201,8 @@ internal sealed partial class FuseSession
         // Every write passes through the kernel, so its page cache stays right across opens.
         // NOFLUSH: close(2) sends no FLUSH (fuse_flush returns at once). Ours had nothing to
         // do (no writeback cache, locks are the kernel's), so it was a round trip per close.
-        o.OpenFlags = (uint)(OpenOutFlags.KeepCache | OpenOutFlags.NoFlush);
+        // DIRECT_IO (an option): no copy of the data in the kernel's page cache at all.
+        o.OpenFlags = (uint)(OpenOutFlags.KeepCache | OpenOutFlags.NoFlush | (Options.DirectIo ? OpenOutFlags.DirectIo : 0));
         var result = w.Reply.Send(unique, at + Unsafe.SizeOf<OpenOut>());
         if (result == -Native.ENOENT)
         {

@@ -202,12 +202,16 @@ internal sealed partial class FuseSession
             offered |= (InitFlags)((ulong)init.Flags2 << 32);
         }
 
-        var flags = offered & Wanted;
+        var wanted = Wanted | (Options.DirectIo ? InitFlags.DirectIoAllowMmap : 0);
+        var flags = offered & wanted;
         o.Major = FuseProtocol.KernelVersion;
         o.Minor = Math.Min(init.Minor, FuseProtocol.KernelMinorVersion);
         o.MaxReadahead = init.MaxReadahead;
-        o.Flags = (uint)flags;
-        o.Flags2 = 0;
+
+        // process_init_reply reads flags2 only when the reply's flags carry FUSE_INIT_EXT.
+        var high = (uint)((ulong)flags >> 32);
+        o.Flags = (uint)flags | (high != 0 ? (uint)InitFlags.InitExt : 0);
+        o.Flags2 = high;
         o.MaxBackground = 64;
         o.CongestionThreshold = 48;
         o.MaxWrite = MaxWrite;

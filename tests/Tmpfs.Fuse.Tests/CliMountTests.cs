@@ -11,9 +11,10 @@ namespace Tmpfs.Fuse.Tests;
 /// </summary>
 public sealed class CliMountTests
 {
-    private static void Ok((int Exit, string Out, string Err) r, CliSandbox s, string what)
+    private static string Ok((int Exit, string Out, string Err) r, CliSandbox s, string what)
     {
         Assert.True(r.Exit == 0, $"{what}: exit {r.Exit}\nstdout: {r.Out}\nstderr: {r.Err}\ndaemon log:\n{s.Log}");
+        return r.Out;
     }
 
     private static JsonElement Status(CliSandbox s)
@@ -119,6 +120,27 @@ public sealed class CliMountTests
         Assert.Contains("Read-only file system", write.Err, StringComparison.Ordinal);
         Ok(s.Run("mount", ["-o", "remount,rw", mp]), s, "remount rw");
         Ok(s.Sh($"echo x > {mp}/h"), s, "writable again");
+        Ok(s.Tmpfs("umount", mp), s, "tmpfs umount");
+    }
+
+    [SkippableFact]
+    public void DirectIoIsAMountOptionThatRemountKeeps()
+    {
+        using var s = new CliSandbox(installForMount: true);
+        var mp = s.MountPoint("m");
+        Ok(s.Tmpfs("mount", "-o", "size=8M,direct_io", mp), s, "tmpfs mount -o direct_io");
+        Ok(s.Sh($"dd if=/dev/urandom of={mp}/f bs=64k count=16 status=none && cmp {mp}/f {mp}/f && dd if={mp}/f of=/dev/null bs=1M status=none"), s, "write and read");
+        Assert.Contains("direct_io", Ok(s.Tmpfs("status", mp), s, "status"), StringComparison.Ordinal);
+        Ok(s.Run("mount", ["-o", "remount,size=16M", mp]), s, "remount without it keeps it");
+        Assert.Contains("direct_io", Ok(s.Tmpfs("status", mp), s, "status"), StringComparison.Ordinal);
+        Ok(s.Tmpfs("umount", mp), s, "tmpfs umount");
+
+        // Not something a remount can switch: opens already made keep their mode.
+        Ok(s.Tmpfs("mount", "-o", "size=8M", mp), s, "tmpfs mount");
+        var change = s.Tmpfs("remount", "-o", "direct_io", mp);
+        Assert.NotEqual(0, change.Exit);
+        Assert.Contains("direct_io cannot change on remount", change.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("direct_io", Ok(s.Tmpfs("status", mp), s, "status"), StringComparison.Ordinal);
         Ok(s.Tmpfs("umount", mp), s, "tmpfs umount");
     }
 

@@ -55,13 +55,30 @@ public sealed class KernelComparisonTests
         // and sends no request, so the server cannot change it.
         ("read of a directory fd", "mkdir d; python3 -c \"import os; fd=os.open('d', os.O_RDONLY); print(os.lseek(fd, 0, 0)); os.read(fd, 1)\" 2>&1 | tail -1"),
         ("open flags on dirs and files", "mkdir d; touch f; python3 -c \"import os\nfor p, fl in (('d', os.O_WRONLY), ('f', os.O_DIRECTORY), ('f/x', os.O_RDONLY), ('d', os.O_CREAT)):\n  try: os.open(p, fl, 0o644); print('ok')\n  except OSError as e: print(p, e.strerror)\""),
+        // Shared and private mappings against read(2)/write(2) on the same file, within one
+        // process and across two (the second one's write must show in the first one's map).
+        ("mmap and read/write coherence", "python3 -c \"" +
+            "import mmap, os, subprocess\n" +
+            "fd = os.open('f', os.O_RDWR | os.O_CREAT, 0o644); os.ftruncate(fd, 3 * 4096)\n" +
+            "m = mmap.mmap(fd, 3 * 4096)\n" +
+            "m[0:5] = b'hello'; print(os.pread(fd, 5, 0), os.stat('f').st_size)\n" +
+            "os.pwrite(fd, b'world', 4096); print(m[4096:4101])\n" +
+            "subprocess.run(['sh', '-c', 'printf other | dd of=f bs=1 seek=8192 conv=notrunc status=none'])\n" +
+            "print(m[8192:8197]); m.flush(); m.close()\n" +
+            "p = mmap.mmap(fd, 4096, flags=mmap.MAP_PRIVATE); p[0:5] = b'XXXXX'; print(p[0:5], os.pread(fd, 5, 0)); p.close()\n" +
+            "os.ftruncate(fd, 5 * 4096); m = mmap.mmap(fd, 5 * 4096); m[16384:16387] = b'end'; m.close(); os.close(fd)\n" +
+            "print(open('f', 'rb').read()[16380:16390], os.stat('f').st_blocks)\n" +
+            "\"; od -c f | tail -3"),
         ("utimes", "touch -d '2001-01-01 00:00:00.123456789' f; stat -c '%y %x' f; touch -m -d @0 f; stat -c %Y f; touch -a -d '1960-01-01' f; stat -c %X f"),
     ];
 
-    [SkippableFact]
-    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs()
+    /// <param name="directIo">Also with FOPEN_DIRECT_IO opens (the direct_io mount option): the kernel's page cache out of the way.</param>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs(bool directIo)
     {
-        using var m = new MountedTmpfs(Options);
+        using var m = new MountedTmpfs(Options, new FuseMountOptions { DirectIo = directIo });
         var kernel = Directory.CreateTempSubdirectory("tmpfs-kernel-").FullName;
         var mounted = false;
         try

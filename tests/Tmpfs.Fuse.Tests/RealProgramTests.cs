@@ -139,11 +139,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void TarRoundTripComparesEqual()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TarRoundTripComparesEqual(bool directIo)
     {
         Skip.IfNot(File.Exists("/usr/bin/tar"), "tar missing");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
         Ok(m.Sh("""
             set -e
             mkdir -p tree/a/b tree/empty
@@ -168,11 +170,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void GitStatusLogAndBranches()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GitStatusLogAndBranches(bool directIo)
     {
         Skip.IfNot(File.Exists("/usr/bin/git"), "git missing");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
         var output = Ok(m.Sh("""
             set -e
             export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD
@@ -194,10 +198,12 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void DdWithSeekCountAndNotrunc()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DdWithSeekCountAndNotrunc(bool directIo)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
         var output = Ok(m.Sh("""
             set -e
             dd if=/dev/zero of=f bs=4k count=16 status=none
@@ -221,11 +227,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void FioVerifiesWhatItWrote()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FioVerifiesWhatItWrote(bool directIo)
     {
         Skip.IfNot(File.Exists("/usr/bin/fio"), "fio missing (apt-get install -y fio)");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
         var output = Ok(m.Sh("""
             set -e
             fio --name=verify --directory=. --size=16m --bs=4k --rw=randwrite --ioengine=psync \

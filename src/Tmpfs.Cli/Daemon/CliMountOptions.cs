@@ -57,6 +57,9 @@ internal sealed record CliMountOptions
     /// <summary>swap_prio=: its priority.</summary>
     public int? SwapPriority { get; init; }
 
+    /// <summary>direct_io: files open with FOPEN_DIRECT_IO, no copy in the kernel's page cache (set at mount).</summary>
+    public bool? DirectIo { get; init; }
+
     /// <summary>fsname= (as libfuse takes it): the source shown in /proc/mounts.</summary>
     public string? FsName { get; init; }
 
@@ -113,6 +116,9 @@ internal sealed record CliMountOptions
                             ? p
                             : throw new CliException($"tmpfs: Bad value for 'swap_prio' (-1 to 32767)"),
                     };
+                    break;
+                case "direct_io":
+                    result = result with { DirectIo = true };
                     break;
                 case "fsname":
                     result = result with { FsName = string.IsNullOrEmpty(value) ? throw new CliException("tmpfs: fsname= needs a name") : value };

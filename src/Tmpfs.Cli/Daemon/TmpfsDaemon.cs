@@ -309,6 +309,7 @@ internal sealed class TmpfsDaemon : IDisposable
                     NoSuid = options.NoSuid ?? false,
                     NoDev = options.NoDev ?? false,
                     NoExec = options.NoExec ?? false,
+                    DirectIo = options.DirectIo ?? false,
                     Log = log,
                 });
             }
@@ -385,6 +386,11 @@ internal sealed class TmpfsDaemon : IDisposable
             if (options.Budget is long b && b != budget)
             {
                 return Fail("EINVAL", "tmpfs: budget= cannot change on remount (it applies when the daemon starts)");
+            }
+
+            if (options.DirectIo is bool d && d != served.Mount.Options.DirectIo)
+            {
+                return Fail("EINVAL", "tmpfs: direct_io cannot change on remount (it applies to the mount's opens from the start)");
             }
 
             served.Mount.FileSystem.Remount(options.EngineOptions);
@@ -577,6 +583,11 @@ internal sealed class TmpfsDaemon : IDisposable
 
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"size={fs.SizeLimit / 1024}k"));
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"nr_inodes={fs.InodeLimit}"));
+            if (Mount.Options.DirectIo)
+            {
+                parts.Add("direct_io");
+            }
+
             return string.Join(',', parts);
         }
     }

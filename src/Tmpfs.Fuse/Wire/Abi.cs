@@ -103,6 +103,11 @@ internal enum InitFlags : ulong
     HandleKillprivV2 = 1UL << 28,
     SetxattrExt = 1UL << 29,
     InitExt = 1UL << 30,
+
+    // flags2 (sent in fuse_init_out.flags2 when InitExt is set), as bits 32-63 here.
+
+    /// <summary>FUSE_DIRECT_IO_ALLOW_MMAP (7.39, named FUSE_DIRECT_IO_RELAX there): shared mmap of FOPEN_DIRECT_IO files.</summary>
+    DirectIoAllowMmap = 1UL << 36,
 }
 
 /// <summary>fuse_setattr_in.valid bits.</summary>
