@@ -4,7 +4,7 @@ using Tmpfs.Fuse;
 
 // A tiny server for bench/fuse/run.sh: mounts a tmpfs of the engine on a directory
 // through FUSE and serves it until `umount`. Prints "ready" once mounted.
-//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default]
+//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default] [poll us] [io_uring: auto|on|off]
 if (args.Length < 1)
 {
     Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads]");
@@ -54,13 +54,14 @@ if (args[0] == "--engine")
 var size = args.Length > 1 ? args[1] : "3g";
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
 var pollMicroseconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50;
+var ioUring = args.Length > 4 ? Enum.Parse<FuseIoUring>(args[4], ignoreCase: true) : FuseIoUring.Auto;
 var budget = MemoryManager.ParseSize(size) + (256L << 20);
 using var memory = new MemoryManager(budget);
 var fs = memory.Mount("size=" + size);
-using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), Log = Console.Error });
+using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), IoUring = ioUring, Log = Console.Error });
 Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();
-Console.Error.WriteLine($"served {args[0]}: exit {code}, protocol errors {mount.ProtocolErrors}");
+Console.Error.WriteLine($"served {args[0]}: exit {code}, protocol errors {mount.ProtocolErrors}, io_uring {mount.UsesIoUring} ({mount.RingRequests} requests through the rings)");
 Console.Error.WriteLine("requests: " + string.Join(' ', mount.RequestCounts().Select(kv => $"{kv.Key}={kv.Value}")));
 return code;
