@@ -14,6 +14,7 @@ public sealed partial class FuseMount
     private static int parameterUsers;
     private static bool parameterSwitched;
     private bool holdsParameter;
+    private List<UringQueue> rings = [];
 
     /// <summary>True when the mount negotiated FUSE over io_uring at INIT.</summary>
     public bool UsesIoUring => session.UsesIoUring;
@@ -133,21 +134,17 @@ public sealed partial class FuseMount
     }
 
     /// <summary>
-    /// After the INIT reply (on the /dev/fuse thread that sent it): one queue per possible CPU
-    /// when io_uring was negotiated. The kernel moves requests to the rings only once every
-    /// queue has an entry registered (is_ring_ready); until then, and for FORGET, INTERRUPT
-    /// and notifications always, /dev/fuse serves.
+    /// Before the INIT reply (on the /dev/fuse thread answering it), when the kernel offers
+    /// io_uring: one queue per possible CPU, each thread setting up its ring. True when all
+    /// did; otherwise they are stopped and INIT does not ask for io_uring. The kernel moves
+    /// requests to the rings only once every queue has an entry registered (is_ring_ready);
+    /// until then, and for FORGET, INTERRUPT and notifications always, /dev/fuse serves.
     /// </summary>
-    private void StartRings(int deviceFd)
+    private bool PrepareRings(int deviceFd)
     {
-        ReleaseUringParameter();
-        if (!session.UsesIoUring)
-        {
-            return;
-        }
-
         var count = PossibleCpus();
         var depth = Math.Clamp(Options.IoUringQueueDepth, 1, 64);
+        var started = new List<UringQueue>();
         for (var q = 0; q < count; q++)
         {
             var queue = new UringQueue(session, deviceFd, q, depth, FuseSession.MaxWrite, Options.IoUringPinThreads, Options.PollBeforeSleep);
@@ -159,6 +156,34 @@ public sealed partial class FuseMount
 
             session.RingWorkerStarting(queue);
             w.Start($"fuse-ring {q}");
+            started.Add(queue);
+        }
+
+        var ok = true;
+        foreach (var q in started)
+        {
+            ok &= q.WaitCreated(TimeSpan.FromSeconds(10));
+        }
+
+        if (!ok)
+        {
+            foreach (var q in started)
+            {
+                q.Stop();
+            }
+        }
+
+        rings = ok ? started : [];
+        return ok;
+    }
+
+    /// <summary>After the INIT reply was processed: the queues register their entries.</summary>
+    private void StartRings()
+    {
+        ReleaseUringParameter();
+        foreach (var q in rings)
+        {
+            q.Go();
         }
     }
 }

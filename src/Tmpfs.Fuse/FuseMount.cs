@@ -388,8 +388,9 @@ public sealed partial class FuseMount : IDisposable
         session.Initialized = () =>
         {
             SetReadAhead(); // after INIT: its reply sets the window to min(ours, kernel's)
-            StartRings(masterFd);
+            StartRings();
         };
+        session.PrepareRings = () => PrepareRings(masterFd);
         var count = Options.Threads > 0 ? Options.Threads : DefaultThreads;
         var fds = new List<int> { masterFd };
         for (var i = 1; i < count; i++)

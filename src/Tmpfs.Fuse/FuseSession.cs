@@ -62,6 +62,12 @@ internal sealed partial class FuseSession
     /// <summary>Runs on the serving thread once the INIT reply was accepted (the kernel applied it).</summary>
     public Action? Initialized { get; set; }
 
+    /// <summary>
+    /// Runs on the serving thread before an INIT reply that could ask for io_uring: sets the
+    /// queues up, true when every one can serve (see FuseMount.PrepareRings). Null: never.
+    /// </summary>
+    public Func<bool>? PrepareRings { get; set; }
+
     /// <summary>Set when every worker has stopped; <see cref="FuseMount"/> waits on it.</summary>
     public ManualResetEventSlim Stopped { get; } = new(false);
 
@@ -235,8 +241,15 @@ internal sealed partial class FuseSession
             offered |= (InitFlags)((ulong)init.Flags2 << 32);
         }
 
-        // FUSE_OVER_IO_URING is offered only while enable_uring is Y (fuse_send_init).
-        var wanted = Wanted | (Options.IoUring != FuseIoUring.Off ? FuseUring.OverIoUring : 0);
+        // FUSE_OVER_IO_URING is offered only while enable_uring is Y (fuse_send_init), and
+        // asked for only when every queue has its ring: the kernel would otherwise hold every
+        // request for queues that never register (fuse_block_alloc).
+        var wanted = Wanted;
+        if ((offered & FuseUring.OverIoUring) != 0 && Options.IoUring != FuseIoUring.Off && PrepareRings?.Invoke() == true)
+        {
+            wanted |= FuseUring.OverIoUring;
+        }
+
         var flags = offered & wanted;
         if ((ulong)flags >> 32 != 0)
         {

@@ -39,6 +39,10 @@ internal sealed unsafe class UringQueue : IDisposable
     private readonly bool pin;
     private readonly long spinTicks;
     private readonly RunQueueSampler runQueue = new();
+    private readonly ManualResetEventSlim created = new(false);
+    private readonly ManualResetEventSlim go = new(false);
+    private volatile bool createdOk;
+    private volatile bool cancelled;
     private int stopFd;
 
     public UringQueue(FuseSession session, int deviceFd, int qid, int depth, int payloadCapacity, bool pin, TimeSpan poll)
@@ -69,11 +73,24 @@ internal sealed unsafe class UringQueue : IDisposable
     public int Qid { get; }
 
     /// <summary>Setup flags for the ring (see docs/fuse.md for what was measured).</summary>
-    public static uint SetupFlags { get; set; }
+    public static uint SetupFlags { get; set; } = Convert.ToUInt32(Environment.GetEnvironmentVariable("TMPFS_URING_SETUP") ?? "0", 16); // EXPERIMENT
+
+    /// <summary>
+    /// Waits until the thread has set up its ring (true) or failed to (false). Asked before
+    /// the INIT reply: once a connection negotiated io_uring, the kernel holds every request
+    /// until each queue has an entry registered (fuse_block_alloc), so a mount must not ask
+    /// for it unless every queue can register.
+    /// </summary>
+    public bool WaitCreated(TimeSpan timeout) => created.Wait(timeout) && createdOk;
+
+    /// <summary>The INIT reply was processed: register the entries (fuse_uring_cmd answers EAGAIN before).</summary>
+    public void Go() => go.Set();
 
     /// <summary>Wakes the thread so that it ends (its pending commands are cancelled when the ring closes).</summary>
     public void Stop()
     {
+        cancelled = true;
+        go.Set();
         ulong one = 1;
         if (stopFd >= 0)
         {
@@ -84,23 +101,30 @@ internal sealed unsafe class UringQueue : IDisposable
     /// <summary>The queue's loop, on the worker's thread; returns when the queue is done.</summary>
     public void Run(Worker w)
     {
-        if (pin && Qid < 64)
+        if (pin && Qid < 64 && Environment.GetEnvironmentVariable("TMPFS_URING_NOPIN") is null) // EXPERIMENT
         {
             // The caller on this CPU wakes us on the same CPU: no idle vCPU to wake.
             var mask = 1UL << Qid;
             Native.SchedSetAffinity(0, sizeof(ulong), &mask);
         }
 
+        // On this thread: with SINGLE_ISSUER the ring belongs to the task that created it.
         var ring = IoUring.Create((uint)entries.Length + 1, SetupFlags, out var errno);
+        createdOk = ring is not null && stopFd >= 0;
+        created.Set();
         if (ring is null)
         {
-            session.Log($"fuse: io_uring_setup failed (errno {errno}); queue {Qid} not started, requests stay on /dev/fuse");
+            session.Log($"fuse: io_uring_setup failed (errno {errno}); io_uring not negotiated, requests stay on /dev/fuse");
             return;
         }
 
         try
         {
-            Serve(w, ring);
+            go.Wait();
+            if (!cancelled)
+            {
+                Serve(w, ring);
+            }
         }
         finally
         {
@@ -281,5 +305,7 @@ internal sealed unsafe class UringQueue : IDisposable
         }
 
         runQueue.Dispose();
+        created.Dispose();
+        go.Dispose();
     }
 }
