@@ -147,7 +147,7 @@ public sealed partial class FuseMount
         var started = new List<UringQueue>();
         for (var q = 0; q < count; q++)
         {
-            var queue = new UringQueue(session, deviceFd, q, depth, FuseSession.MaxWrite, Options.IoUringPinThreads, Options.PollBeforeSleep);
+            var queue = new UringQueue(session, deviceFd, q, depth, FuseSession.MaxWrite, Options.IoUringPinThreads);
             var w = new Worker(session, -1, FuseProtocol.MinReadBuffer, FuseSession.ReplyCapacity, queue: queue);
             lock (workers)
             {

@@ -37,22 +37,19 @@ internal sealed unsafe class UringQueue : IDisposable
     private readonly bool[] registered;
     private readonly Native.IoVec* vectors;
     private readonly bool pin;
-    private readonly long spinTicks;
-    private readonly RunQueueSampler runQueue = new();
     private readonly ManualResetEventSlim created = new(false);
     private readonly ManualResetEventSlim go = new(false);
     private volatile bool createdOk;
     private volatile bool cancelled;
     private int stopFd;
 
-    public UringQueue(FuseSession session, int deviceFd, int qid, int depth, int payloadCapacity, bool pin, TimeSpan poll)
+    public UringQueue(FuseSession session, int deviceFd, int qid, int depth, int payloadCapacity, bool pin)
     {
         this.session = session;
         this.deviceFd = deviceFd;
         Qid = qid;
         this.payloadCapacity = payloadCapacity;
         this.pin = pin;
-        spinTicks = poll > TimeSpan.Zero ? (long)(poll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency) : 0;
         entries = new byte*[depth];
         commitIds = new ulong[depth];
         registered = new bool[depth];
@@ -73,7 +70,12 @@ internal sealed unsafe class UringQueue : IDisposable
     public int Qid { get; }
 
     /// <summary>Setup flags for the ring (see docs/fuse.md for what was measured).</summary>
-    public static uint SetupFlags { get; set; } = Convert.ToUInt32(Environment.GetEnvironmentVariable("TMPFS_URING_SETUP") ?? "0", 16); // EXPERIMENT
+    /// <remarks>
+    /// None: SINGLE_ISSUER|DEFER_TASKRUN(|TASKRUN_FLAG) and COOP_TASKRUN|TASKRUN_FLAG were
+    /// measured against plain setup (bench A/B on the shared 2-vCPU VM, see docs/fuse.md): no
+    /// gain beyond the noise, as libfuse also found. Kept settable for such experiments.
+    /// </remarks>
+    public static uint SetupFlags { get; set; }
 
     /// <summary>
     /// Waits until the thread has set up its ring (true) or failed to (false). Asked before
@@ -101,7 +103,7 @@ internal sealed unsafe class UringQueue : IDisposable
     /// <summary>The queue's loop, on the worker's thread; returns when the queue is done.</summary>
     public void Run(Worker w)
     {
-        if (pin && Qid < 64 && Environment.GetEnvironmentVariable("TMPFS_URING_NOPIN") is null) // EXPERIMENT
+        if (pin && Qid < 64)
         {
             // The caller on this CPU wakes us on the same CPU: no idle vCPU to wake.
             var mask = 1UL << Qid;
@@ -185,40 +187,11 @@ internal sealed unsafe class UringQueue : IDisposable
     }
 
     /// <summary>
-    /// Submits the pending commits and waits for a completion. With a poll budget (and CPUs to
-    /// spare) it first watches the CQ tail in shared memory: a synchronous caller's next
-    /// request usually comes within microseconds, and a sleep would cost a wake-up.
+    /// Submits the pending commits and waits for a completion. No poll before sleeping, unlike
+    /// the /dev/fuse threads: with the thread on its queue's CPU, the caller wakes it on the
+    /// same CPU (no idle vCPU to wake), and a measured 50 µs poll changed nothing.
     /// </summary>
-    private int WaitForCompletions(IoUring ring)
-    {
-        if (spinTicks > 0 && runQueue.CpuToSpare())
-        {
-            var rc = ring.Enter(0, getEvents: false);
-            if (rc < 0)
-            {
-                return rc;
-            }
-
-            var start = System.Diagnostics.Stopwatch.GetTimestamp();
-            while (System.Diagnostics.Stopwatch.GetTimestamp() - start < spinTicks)
-            {
-                if (ring.CompletionReady)
-                {
-                    return 0;
-                }
-
-                if ((ring.SqFlags & IoUring.SqTaskrun) != 0)
-                {
-                    // Task work (the request's copy into our buffers) waits for us in the kernel.
-                    return ring.Enter(0, getEvents: true);
-                }
-
-                Thread.SpinWait(16);
-            }
-        }
-
-        return ring.Enter(1, getEvents: true);
-    }
+    private static int WaitForCompletions(IoUring ring) => ring.Enter(1, getEvents: true);
 
     private void Register(IoUring ring, int i)
     {
@@ -304,7 +277,6 @@ internal sealed unsafe class UringQueue : IDisposable
             stopFd = -1;
         }
 
-        runQueue.Dispose();
         created.Dispose();
         go.Dispose();
     }

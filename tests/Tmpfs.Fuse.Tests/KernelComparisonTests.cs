@@ -58,10 +58,12 @@ public sealed class KernelComparisonTests
         ("utimes", "touch -d '2001-01-01 00:00:00.123456789' f; stat -c '%y %x' f; touch -m -d @0 f; stat -c %Y f; touch -a -d '1960-01-01' f; stat -c %X f"),
     ];
 
-    [SkippableFact]
-    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs(bool ioUring)
     {
-        using var m = new MountedTmpfs(Options);
+        using var m = new MountedTmpfs(Options, ioUring: ioUring);
         var kernel = Directory.CreateTempSubdirectory("tmpfs-kernel-").FullName;
         var mounted = false;
         try

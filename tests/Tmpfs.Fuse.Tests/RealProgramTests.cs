@@ -20,10 +20,12 @@ public sealed class RealProgramTests
         Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
     }
 
-    [SkippableFact]
-    public void ShellScriptWithPipesRedirectionsHereDocsAndGlobs()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ShellScriptWithPipesRedirectionsHereDocsAndGlobs(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             mkdir -p logs/old
@@ -57,10 +59,12 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void CoreutilsPreserveModesTimesLinksAndOwners()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CoreutilsPreserveModesTimesLinksAndOwners(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             mkdir -p src/sub dst other
@@ -139,11 +143,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void TarRoundTripComparesEqual()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TarRoundTripComparesEqual(bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/tar"), "tar missing");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         Ok(m.Sh("""
             set -e
             mkdir -p tree/a/b tree/empty
@@ -168,11 +174,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void GitStatusLogAndBranches()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GitStatusLogAndBranches(bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/git"), "git missing");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD
@@ -194,10 +202,12 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void DdWithSeekCountAndNotrunc()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DdWithSeekCountAndNotrunc(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             dd if=/dev/zero of=f bs=4k count=16 status=none
@@ -221,11 +231,13 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void FioVerifiesWhatItWrote()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FioVerifiesWhatItWrote(bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/fio"), "fio missing (apt-get install -y fio)");
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             fio --name=verify --directory=. --size=16m --bs=4k --rw=randwrite --ioengine=psync \

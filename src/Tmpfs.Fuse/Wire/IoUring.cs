@@ -18,7 +18,6 @@ internal sealed unsafe partial class IoUring : IDisposable
     public const uint SetupSingleIssuer = 1u << 12;
     public const uint SetupDeferTaskrun = 1u << 13;
     public const uint EnterGetEvents = 1u << 0;
-    public const uint SqTaskrun = 1u << 2;
     public const byte OpPollAdd = 6;
     public const byte OpUringCmd = 46;
     public const int SqeSize = 128;
@@ -49,7 +48,7 @@ internal sealed unsafe partial class IoUring : IDisposable
     private readonly nuint ringSize;
     private readonly byte* sqes;
     private readonly nuint sqesSize;
-    private readonly uint* sqHead, sqTail, sqFlags, sqArray, cqHead, cqTail;
+    private readonly uint* sqHead, sqTail, sqArray, cqHead, cqTail;
     private readonly uint sqMask, cqMask, sqEntries;
     private readonly byte* cqes;
     private uint sqeTail;      // prepared, not yet published to the kernel
@@ -64,7 +63,6 @@ internal sealed unsafe partial class IoUring : IDisposable
         this.sqesSize = sqesSize;
         sqHead = (uint*)(ring + p.Sq.Head);
         sqTail = (uint*)(ring + p.Sq.Tail);
-        sqFlags = (uint*)(ring + p.Sq.Flags);
         sqArray = (uint*)(ring + p.Sq.Array);
         sqMask = *(uint*)(ring + p.Sq.RingMask);
         sqEntries = p.SqEntries;
@@ -119,15 +117,6 @@ internal sealed unsafe partial class IoUring : IDisposable
         errno = 0;
         return new IoUring(fd, p, (byte*)ring, ringSize, (byte*)sqes, sqesSize);
     }
-
-    /// <summary>SQ ring flags (IORING_SQ_TASKRUN: task work waits for us to enter the kernel).</summary>
-    public uint SqFlags => Volatile.Read(ref *sqFlags);
-
-    /// <summary>True when a completion is waiting (read from shared memory, no system call).</summary>
-    public bool CompletionReady => Volatile.Read(ref *cqTail) != *cqHead;
-
-    /// <summary>SQEs prepared and not yet submitted.</summary>
-    public uint Pending => sqeTail - sqeSubmitted;
 
     /// <summary>The next free SQE, zeroed; null when the SQ ring is full.</summary>
     public byte* NextSqe()
