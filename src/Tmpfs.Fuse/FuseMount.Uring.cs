@@ -181,6 +181,11 @@ public sealed partial class FuseMount
     private void StartRings()
     {
         ReleaseUringParameter();
+        if (rings.Count > 0)
+        {
+            session.Log($"fuse: {MountPoint} served over io_uring: {rings.Count} queues of {Math.Clamp(Options.IoUringQueueDepth, 1, 64)} entries");
+        }
+
         foreach (var q in rings)
         {
             q.Go();

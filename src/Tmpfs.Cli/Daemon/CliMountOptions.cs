@@ -57,6 +57,9 @@ internal sealed record CliMountOptions
     /// <summary>swap_prio=: its priority.</summary>
     public int? SwapPriority { get; init; }
 
+    /// <summary>io_uring=auto|on|off: whether the mount serves over FUSE-over-io_uring (see docs/fuse.md; on switches the system-wide enable_uring for the INIT).</summary>
+    public Tmpfs.Fuse.FuseIoUring? IoUring { get; init; }
+
     /// <summary>fsname= (as libfuse takes it): the source shown in /proc/mounts.</summary>
     public string? FsName { get; init; }
 
@@ -112,6 +115,18 @@ internal sealed record CliMountOptions
                         SwapPriority = int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var p) && p >= -1 && p <= 32767
                             ? p
                             : throw new CliException($"tmpfs: Bad value for 'swap_prio' (-1 to 32767)"),
+                    };
+                    break;
+                case "io_uring":
+                    result = result with
+                    {
+                        IoUring = value switch
+                        {
+                            "auto" => Tmpfs.Fuse.FuseIoUring.Auto,
+                            "on" => Tmpfs.Fuse.FuseIoUring.On,
+                            "off" => Tmpfs.Fuse.FuseIoUring.Off,
+                            _ => throw new CliException("tmpfs: Bad value for 'io_uring' (auto, on or off)"),
+                        },
                     };
                     break;
                 case "fsname":

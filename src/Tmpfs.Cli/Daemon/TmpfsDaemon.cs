@@ -309,6 +309,7 @@ internal sealed class TmpfsDaemon : IDisposable
                     NoSuid = options.NoSuid ?? false,
                     NoDev = options.NoDev ?? false,
                     NoExec = options.NoExec ?? false,
+                    IoUring = options.IoUring ?? FuseIoUring.Auto,
                     Log = log,
                 });
             }
