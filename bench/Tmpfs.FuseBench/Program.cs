@@ -4,7 +4,7 @@ using Tmpfs.Fuse;
 
 // A tiny server for bench/fuse/run.sh: mounts a tmpfs of the engine on a directory
 // through FUSE and serves it until `umount`. Prints "ready" once mounted.
-//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default] [poll us] [io_uring: auto|on|off]
+//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default] [poll us] [io_uring: auto|on|off] [pin|nopin: io_uring queue threads]
 if (args.Length < 1)
 {
     Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads]");
@@ -55,10 +55,11 @@ var size = args.Length > 1 ? args[1] : "3g";
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
 var pollMicroseconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50;
 var ioUring = args.Length > 4 ? Enum.Parse<FuseIoUring>(args[4], ignoreCase: true) : FuseIoUring.Auto;
+var pin = args.Length <= 5 || args[5] != "nopin";
 var budget = MemoryManager.ParseSize(size) + (256L << 20);
 using var memory = new MemoryManager(budget);
 var fs = memory.Mount("size=" + size);
-using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), IoUring = ioUring, Log = Console.Error });
+using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), IoUring = ioUring, IoUringPinThreads = pin, Log = Console.Error });
 Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();
