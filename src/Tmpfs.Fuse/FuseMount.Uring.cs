@@ -190,5 +190,19 @@ public sealed partial class FuseMount
         {
             q.Go();
         }
+
+        if (rings.Count > 0)
+        {
+            lock (workers)
+            {
+                foreach (var w in workers)
+                {
+                    if (w.Queue is null)
+                    {
+                        w.StopPolling();
+                    }
+                }
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ internal sealed class Worker : IDisposable
     private readonly FuseSession session;
     private Thread? thread;
 
-    private readonly long spinTicks;
+    private long spinTicks;
     private readonly RunQueueSampler runQueue = new();
 
     public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity, TimeSpan poll = default, UringQueue? queue = null)
@@ -64,6 +64,13 @@ internal sealed class Worker : IDisposable
     /// <summary>Requests this thread has read, by opcode (written by this thread only; read after it stopped, or racily for diagnostics).</summary>
     public long[] RequestCounts { get; } = new long[(int)Opcode.MaxOpcode + 1];
 
+    /// <summary>
+    /// Sleeps at once after each request from now on: once the io_uring queues serve, only
+    /// FORGET, INTERRUPT and notifications come over /dev/fuse, and a poll after a FORGET
+    /// would only take a CPU from the caller and the queue thread.
+    /// </summary>
+    public void StopPolling() => Volatile.Write(ref spinTicks, 0);
+
     public void Start(string name)
     {
         thread = new Thread(Run) { IsBackground = true, Name = name };
@@ -90,7 +97,8 @@ internal sealed class Worker : IDisposable
 
         while (true)
         {
-            var n = Requests.ReadFrom(Fd, spinTicks > 0 && runQueue.CpuToSpare() ? spinTicks : 0);
+            var spin = Volatile.Read(ref spinTicks);
+            var n = Requests.ReadFrom(Fd, spin > 0 && runQueue.CpuToSpare() ? spin : 0);
             if (n < 0)
             {
                 StopErrno = n == -Native.ENODEV ? 0 : -n;
