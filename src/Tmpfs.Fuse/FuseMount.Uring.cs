@@ -10,6 +10,8 @@ public sealed partial class FuseMount
     // and back once the INIT reply was processed (fc->io_uring is then set, and the
     // connection keeps io_uring: fuse_uring_cmd checks !enable_uring && !fc->io_uring).
     // Mounts of this process that overlap share the switch: the last one puts it back.
+    // ParameterGate guards parameterUsers and parameterSwitched; it is a leaf lock (nothing
+    // else is taken under it), as are `workers` (FuseMount) and the session's queue list.
     private static readonly Lock ParameterGate = new();
     private static int parameterUsers;
     private static bool parameterSwitched;

@@ -118,12 +118,12 @@ internal sealed unsafe partial class IoUring : IDisposable
         return new IoUring(fd, p, (byte*)ring, ringSize, (byte*)sqes, sqesSize);
     }
 
-    /// <summary>The next free SQE, zeroed; null when the SQ ring is full.</summary>
+    /// <summary>The next free SQE, zeroed. The owner sizes the ring for every SQE it can have outstanding.</summary>
     public byte* NextSqe()
     {
         if (sqeTail - Volatile.Read(ref *sqHead) >= sqEntries)
         {
-            return null;
+            throw new InvalidOperationException("io_uring submission queue full");
         }
 
         var index = sqeTail & sqMask;
