@@ -4,10 +4,11 @@ using Tmpfs.Fuse;
 
 // A tiny server for bench/fuse/run.sh: mounts a tmpfs of the engine on a directory
 // through FUSE and serves it until `umount`. Prints "ready" once mounted.
-//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default]
+//   Tmpfs.FuseBench <mountpoint> [size, e.g. 3g] [threads, 0 = default] [poll us] [io_uring: auto|on|off] [pin|nopin: io_uring queue threads]
+//   with DIRECT_IO=1 in the environment: the direct_io option
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads] [poll µs] [direct_io 0|1]");
+    Console.Error.WriteLine("usage: Tmpfs.FuseBench <mountpoint> [size] [threads] [poll us] [auto|on|off] [pin|nopin] (DIRECT_IO=1 in the environment: the direct_io option)");
     return 2;
 }
 
@@ -54,14 +55,16 @@ if (args[0] == "--engine")
 var size = args.Length > 1 ? args[1] : "3g";
 var threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
 var pollMicroseconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50;
-var directIo = args.Length > 4 && args[4] == "1";
+var directIo = Environment.GetEnvironmentVariable("DIRECT_IO") == "1";
+var ioUring = args.Length > 4 ? Enum.Parse<FuseIoUring>(args[4], ignoreCase: true) : FuseIoUring.Auto;
+var pin = args.Length <= 5 || args[5] != "nopin";
 var budget = MemoryManager.ParseSize(size) + (256L << 20);
 using var memory = new MemoryManager(budget);
 var fs = memory.Mount("size=" + size);
-using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), DirectIo = directIo, Log = Console.Error });
+using var mount = FuseMount.Mount(fs, args[0], new FuseMountOptions { Threads = threads, PollBeforeSleep = TimeSpan.FromMicroseconds(pollMicroseconds), IoUring = ioUring, IoUringPinThreads = pin, DirectIo = directIo, Log = Console.Error });
 Console.WriteLine("ready");
 Console.Out.Flush();
 var code = mount.Wait();
-Console.Error.WriteLine($"served {args[0]}: exit {code}, protocol errors {mount.ProtocolErrors}");
+Console.Error.WriteLine($"served {args[0]}: exit {code}, protocol errors {mount.ProtocolErrors}, io_uring {mount.UsesIoUring} ({mount.RingRequests} requests through the rings)");
 Console.Error.WriteLine("requests: " + string.Join(' ', mount.RequestCounts().Select(kv => $"{kv.Key}={kv.Value}")));
 return code;

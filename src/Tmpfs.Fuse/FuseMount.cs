@@ -11,7 +11,7 @@ namespace Tmpfs.Fuse;
 /// the kernel left open is closed and the engine's <see cref="FileSystem.Unmount"/> runs
 /// with its invariant checks, whose outcome <see cref="Wait()"/> returns.
 /// </summary>
-public sealed class FuseMount : IDisposable
+public sealed partial class FuseMount : IDisposable
 {
     private readonly FuseSession session;
     private readonly List<Worker> workers = [];
@@ -54,11 +54,14 @@ public sealed class FuseMount : IDisposable
     public IReadOnlyDictionary<string, long> RequestCounts()
     {
         var sums = new long[(int)Opcode.MaxOpcode + 1];
-        foreach (var w in workers)
+        lock (workers)
         {
-            for (var i = 0; i < sums.Length; i++)
+            foreach (var w in workers)
             {
-                sums[i] += Volatile.Read(ref w.RequestCounts[i]);
+                for (var i = 0; i < sums.Length; i++)
+                {
+                    sums[i] += Volatile.Read(ref w.RequestCounts[i]);
+                }
             }
         }
 
@@ -98,7 +101,18 @@ public sealed class FuseMount : IDisposable
 
         var mount = new FuseMount(fs, full, options);
         var asRoot = Native.GetEuid() == 0;
-        var fd = asRoot ? MountDirect(fs, full, options) : MountWithFusermount(full, options);
+        mount.AcquireUringParameter();
+        int fd;
+        try
+        {
+            fd = asRoot ? MountDirect(fs, full, options) : MountWithFusermount(full, options);
+        }
+        catch
+        {
+            mount.ReleaseUringParameter();
+            throw;
+        }
+
         mount.viaFusermount = !asRoot;
 
         try
@@ -371,7 +385,12 @@ public sealed class FuseMount : IDisposable
     private void Start(int masterFd)
     {
         ConnectionId = FindConnectionId(MountPoint);
-        session.Initialized = SetReadAhead; // after INIT: its reply sets the window to min(ours, kernel's)
+        session.Initialized = () =>
+        {
+            SetReadAhead(); // after INIT: its reply sets the window to min(ours, kernel's)
+            StartRings();
+        };
+        session.PrepareRings = () => PrepareRings(masterFd);
         var count = Options.Threads > 0 ? Options.Threads : DefaultThreads;
         var fds = new List<int> { masterFd };
         for (var i = 1; i < count; i++)
@@ -386,15 +405,21 @@ public sealed class FuseMount : IDisposable
             fds.Add(clone);
         }
 
-        foreach (var fd in fds)
+        var device = new Worker[fds.Count];
+        for (var i = 0; i < fds.Count; i++)
         {
-            workers.Add(new Worker(session, fd, FuseSession.RequestCapacity, FuseSession.ReplyCapacity, Options.PollBeforeSleep));
+            device[i] = new Worker(session, fds[i], FuseSession.RequestCapacity, FuseSession.ReplyCapacity, Options.PollBeforeSleep);
         }
 
-        session.WorkersStarting(workers.Count);
-        for (var i = 0; i < workers.Count; i++)
+        lock (workers)
         {
-            workers[i].Start($"fuse {MountPoint} #{i}");
+            workers.AddRange(device);
+        }
+
+        session.WorkersStarting(device.Length);
+        for (var i = 0; i < device.Length; i++)
+        {
+            device[i].Start($"fuse {MountPoint} #{i}");
         }
     }
 
@@ -409,7 +434,14 @@ public sealed class FuseMount : IDisposable
             }
 
             finished = true;
-            foreach (var w in workers)
+            ReleaseUringParameter(); // if INIT never came
+            Worker[] all;
+            lock (workers)
+            {
+                all = [.. workers];
+            }
+
+            foreach (var w in all)
             {
                 w.Join(Timeout.InfiniteTimeSpan);
             }
@@ -436,9 +468,13 @@ public sealed class FuseMount : IDisposable
                 Console.Error.WriteLine(message);
             }
 
-            foreach (var w in workers)
+            foreach (var w in all)
             {
-                Native.Close(w.Fd);
+                if (w.Fd >= 0)
+                {
+                    Native.Close(w.Fd);
+                }
+
                 w.Dispose();
             }
         }

@@ -19,6 +19,20 @@ public sealed record FuseMountOptions
     /// </summary>
     public TimeSpan PollBeforeSleep { get; init; } = TimeSpan.FromMicroseconds(50);
 
+    /// <summary>
+    /// FUSE over io_uring (kernel 6.14+): Auto uses it when the kernel offers it
+    /// (/sys/module/fuse/parameters/enable_uring is Y); On also switches that system-wide
+    /// parameter to Y for this mount's INIT when root may, logging it, and puts it back once the
+    /// INIT reply was processed (the connection keeps io_uring); Off never asks for it.
+    /// </summary>
+    public FuseIoUring IoUring { get; init; } = FuseIoUring.Auto;
+
+    /// <summary>Ring entries per io_uring queue (one queue per possible CPU), each with a max_write payload buffer.</summary>
+    public int IoUringQueueDepth { get; init; } = 4;
+
+    /// <summary>Pins each io_uring queue's thread to its CPU (the kernel picks the queue by the caller's CPU).</summary>
+    public bool IoUringPinThreads { get; init; } = true;
+
     /// <summary>How long the kernel may trust names and negative lookups. Long: every change passes through the kernel.</summary>
     public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromHours(1);
 
@@ -61,4 +75,17 @@ public sealed record FuseMountOptions
 
     /// <summary>Where the server reports what it cannot send back to a caller (protocol errors, unmount failures).</summary>
     public TextWriter? Log { get; init; }
+}
+
+/// <summary>Whether a mount serves requests over io_uring (see <see cref="FuseMountOptions.IoUring"/>).</summary>
+public enum FuseIoUring
+{
+    /// <summary>When the kernel offers it (enable_uring is Y).</summary>
+    Auto,
+
+    /// <summary>Switches enable_uring to Y for the mount's INIT if needed (root), then puts it back.</summary>
+    On,
+
+    /// <summary>Never.</summary>
+    Off,
 }

@@ -31,7 +31,9 @@ internal sealed partial class FuseSession
     private static readonly Handler?[] Table = BuildTable();
 
     private readonly CredentialCache credentials;
+    private readonly List<UringQueue> queues = [];
     private int running;
+    private int deviceRunning;
 
     public FuseSession(FileSystem fs, FuseMountOptions options)
     {
@@ -60,19 +62,56 @@ internal sealed partial class FuseSession
     /// <summary>Runs on the serving thread once the INIT reply was accepted (the kernel applied it).</summary>
     public Action? Initialized { get; set; }
 
+    /// <summary>
+    /// Runs on the serving thread before an INIT reply that could ask for io_uring: sets the
+    /// queues up, true when every one can serve (see FuseMount.PrepareRings). Null: never.
+    /// </summary>
+    public Func<bool>? PrepareRings { get; set; }
+
     /// <summary>Set when every worker has stopped; <see cref="FuseMount"/> waits on it.</summary>
     public ManualResetEventSlim Stopped { get; } = new(false);
 
     /// <summary>Requests answered with an error because they were malformed or failed unexpectedly.</summary>
     public long ProtocolErrors;
 
-    public void WorkersStarting(int count) => Volatile.Write(ref running, count);
+    /// <summary>True when INIT negotiated FUSE_OVER_IO_URING (the queues may still be registering).</summary>
+    public bool UsesIoUring => (Flags & FuseUring.OverIoUring) != 0;
+
+    public void WorkersStarting(int count)
+    {
+        Volatile.Write(ref deviceRunning, count);
+        Volatile.Write(ref running, count);
+    }
+
+    /// <summary>An io_uring queue's thread is about to start (while a /dev/fuse thread still runs: it starts them after INIT).</summary>
+    public void RingWorkerStarting(UringQueue queue)
+    {
+        lock (queues)
+        {
+            queues.Add(queue);
+        }
+
+        Interlocked.Increment(ref running);
+    }
 
     public void WorkerStopped(Worker worker)
     {
         if (worker.StopErrno != 0)
         {
             Log($"fuse: read on /dev/fuse failed with errno {worker.StopErrno}; thread stops");
+        }
+
+        if (worker.Queue is null && Interlocked.Decrement(ref deviceRunning) == 0)
+        {
+            // /dev/fuse reads end (ENODEV) only once the connection is aborted, and the abort
+            // ended the rings' requests too (fuse_uring_abort): let the queue threads go.
+            lock (queues)
+            {
+                foreach (var q in queues)
+                {
+                    q.Stop();
+                }
+            }
         }
 
         if (Interlocked.Decrement(ref running) == 0)
@@ -202,16 +241,26 @@ internal sealed partial class FuseSession
             offered |= (InitFlags)((ulong)init.Flags2 << 32);
         }
 
+        // FUSE_OVER_IO_URING is offered only while enable_uring is Y (fuse_send_init), and
+        // asked for only when every queue has its ring: the kernel would otherwise hold every
+        // request for queues that never register (fuse_block_alloc).
         var wanted = Wanted | (Options.DirectIo ? InitFlags.DirectIoAllowMmap : 0);
+        if ((offered & FuseUring.OverIoUring) != 0 && Options.IoUring != FuseIoUring.Off && PrepareRings?.Invoke() == true)
+        {
+            wanted |= FuseUring.OverIoUring;
+        }
+
         var flags = offered & wanted;
+        if ((ulong)flags >> 32 != 0)
+        {
+            flags |= InitFlags.InitExt; // flags2 is read only with INIT_EXT (process_init_reply)
+        }
+
         o.Major = FuseProtocol.KernelVersion;
         o.Minor = Math.Min(init.Minor, FuseProtocol.KernelMinorVersion);
         o.MaxReadahead = init.MaxReadahead;
-
-        // process_init_reply reads flags2 only when the reply's flags carry FUSE_INIT_EXT.
-        var high = (uint)((ulong)flags >> 32);
-        o.Flags = (uint)flags | (high != 0 ? (uint)InitFlags.InitExt : 0);
-        o.Flags2 = high;
+        o.Flags = (uint)flags;
+        o.Flags2 = (uint)((ulong)flags >> 32);
         o.MaxBackground = 64;
         o.CongestionThreshold = 48;
         o.MaxWrite = MaxWrite;

@@ -3,22 +3,24 @@ using Tmpfs.Fuse.Wire;
 namespace Tmpfs.Fuse;
 
 /// <summary>
-/// One serving thread: its cloned /dev/fuse fd, its request and reply buffers, and the
-/// directory visitors it formats entries with. Requests are handled inline on this thread.
+/// One serving thread: its cloned /dev/fuse fd (or its io_uring queue, <see cref="Queue"/>),
+/// its request and reply buffers, and the directory visitors it formats entries with.
+/// Requests are handled inline on this thread.
 /// </summary>
 internal sealed class Worker : IDisposable
 {
     private readonly FuseSession session;
     private Thread? thread;
 
-    private readonly long spinTicks;
+    private long spinTicks;
     private readonly RunQueueSampler runQueue = new();
 
-    public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity, TimeSpan poll = default)
+    public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity, TimeSpan poll = default, UringQueue? queue = null)
     {
         this.session = session;
         Fd = fd;
-        if (poll > TimeSpan.Zero)
+        Queue = queue;
+        if (poll > TimeSpan.Zero && queue is null)
         {
             // Our own fd (a clone, or the mount's for the first thread): non-blocking for the
             // poll before sleeping (RequestBuffer.ReadFrom).
@@ -35,7 +37,11 @@ internal sealed class Worker : IDisposable
         DirPlusVisitor = VisitDirentPlus;
     }
 
+    /// <summary>The /dev/fuse fd this thread reads (-1 for an io_uring queue's thread).</summary>
     public int Fd { get; }
+
+    /// <summary>The io_uring queue this thread serves instead of reading /dev/fuse.</summary>
+    public UringQueue? Queue { get; }
 
     /// <summary>The frames of the READ being answered (see <see cref="FileHandle.GetPages"/>).</summary>
     public int[] Pages { get; } = new int[ReplyWriter.MaxSegments];
@@ -58,6 +64,13 @@ internal sealed class Worker : IDisposable
     /// <summary>Requests this thread has read, by opcode (written by this thread only; read after it stopped, or racily for diagnostics).</summary>
     public long[] RequestCounts { get; } = new long[(int)Opcode.MaxOpcode + 1];
 
+    /// <summary>
+    /// Sleeps at once after each request from now on: once the io_uring queues serve, only
+    /// FORGET, INTERRUPT and notifications come over /dev/fuse, and a poll after a FORGET
+    /// would only take a CPU from the caller and the queue thread.
+    /// </summary>
+    public void StopPolling() => Volatile.Write(ref spinTicks, 0);
+
     public void Start(string name)
     {
         thread = new Thread(Run) { IsBackground = true, Name = name };
@@ -68,9 +81,24 @@ internal sealed class Worker : IDisposable
 
     private void Run()
     {
+        if (Queue is not null)
+        {
+            try
+            {
+                Queue.Run(this);
+            }
+            finally
+            {
+                session.WorkerStopped(this);
+            }
+
+            return;
+        }
+
         while (true)
         {
-            var n = Requests.ReadFrom(Fd, spinTicks > 0 && runQueue.CpuToSpare() ? spinTicks : 0);
+            var spin = Volatile.Read(ref spinTicks);
+            var n = Requests.ReadFrom(Fd, spin > 0 && runQueue.CpuToSpare() ? spin : 0);
             if (n < 0)
             {
                 StopErrno = n == -Native.ENODEV ? 0 : -n;
@@ -115,5 +143,6 @@ internal sealed class Worker : IDisposable
         Requests.Dispose();
         Reply.Dispose();
         runQueue.Dispose();
+        Queue?.Dispose();
     }
 }

@@ -266,6 +266,24 @@ public sealed class CliMountTests
     }
 
     [SkippableFact]
+    public void KilledDaemonServingOverIoUringLeavesAMountThatUmountClears()
+    {
+        MountedTmpfs.SkipUnlessIoUring();
+        using var s = new CliSandbox();
+        var mp = s.MountPoint("m");
+        Ok(s.Tmpfs("mount", "-o", "io_uring=on", mp), s, "tmpfs mount -o io_uring=on");
+        Ok(s.Sh($"echo x > {mp}/f && cat {mp}/f && ls -l {mp}"), s, "I/O over the rings");
+        Assert.Contains("served over io_uring", s.Log, StringComparison.Ordinal);
+        var pid = s.DaemonPid;
+        Ok(s.Run("kill", ["-9", pid.ToString(CultureInfo.InvariantCulture)]), s, "kill -9");
+        Assert.True(s.WaitDaemonGone(pid));
+        var ls = s.Sh($"ls {mp}");
+        Assert.NotEqual(0, ls.Exit);
+        Ok(s.Run("umount", [mp]), s, "umount of the dead mount");
+        Assert.Null(CliSandbox.MountsLine(mp));
+    }
+
+    [SkippableFact]
     public void ErrorsAreOneLineAndNonZero()
     {
         using var s = new CliSandbox();

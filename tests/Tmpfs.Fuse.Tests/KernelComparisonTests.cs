@@ -72,13 +72,16 @@ public sealed class KernelComparisonTests
         ("utimes", "touch -d '2001-01-01 00:00:00.123456789' f; stat -c '%y %x' f; touch -m -d @0 f; stat -c %Y f; touch -a -d '1960-01-01' f; stat -c %X f"),
     ];
 
-    /// <param name="directIo">Also with FOPEN_DIRECT_IO opens (the direct_io mount option): the kernel's page cache out of the way.</param>
+    /// <param name="directIo">With FOPEN_DIRECT_IO opens (the direct_io mount option): the kernel's page cache out of the way.</param>
+    /// <param name="ioUring">Served over FUSE-over-io_uring (skipped when the kernel has none).</param>
     [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs(bool directIo)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void SameCommandsGiveTheSameResultsAsTheKernelsTmpfs(bool directIo, bool ioUring)
     {
-        using var m = new MountedTmpfs(Options, new FuseMountOptions { DirectIo = directIo });
+        using var m = new MountedTmpfs(Options, new FuseMountOptions { DirectIo = directIo }, ioUring);
         var kernel = Directory.CreateTempSubdirectory("tmpfs-kernel-").FullName;
         var mounted = false;
         try

@@ -91,10 +91,12 @@ public sealed class MountTests
     /// kernel has never cached, with data, holes and fallocated pages, reads back right at any
     /// offset and length, and every frame reference is returned (unmount checks the budget).
     /// </summary>
-    [SkippableFact]
-    public void ReadsFromThePageFramesMatchTheFile()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReadsFromThePageFramesMatchTheFile(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var expected = new byte[3 << 20];
         var rnd = new Random(11);
         using (var h = m.Fs.Open("/sparse", OpenFlags.Create | OpenFlags.ReadWrite, 420))
@@ -164,10 +166,12 @@ public sealed class MountTests
         return buffer;
     }
 
-    [SkippableFact]
-    public void UnlinkedOpenFileStaysReadableUntilClosed()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UnlinkedOpenFileStaysReadableUntilClosed(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         File.WriteAllText(m.At("victim"), "still here");
         long ino;
         using (var stream = new FileStream(m.At("victim"), FileMode.Open, FileAccess.ReadWrite))
@@ -197,10 +201,12 @@ public sealed class MountTests
         Assert.Equal(0, m.Mount.Unmount());
     }
 
-    [SkippableFact]
-    public void PermissionsAreCheckedForOtherUsers()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PermissionsAreCheckedForOtherUsers(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         Ok(m.Sh("mkdir -m 755 private && echo secret > private/s && chmod 600 private/s && mkdir -m 1777 shared && chmod 755 ."), m);
         var nobody = "--reuid=65534 --regid=65534 --clear-groups";
         var r = m.Sh("cat private/s", nobody);
@@ -224,10 +230,12 @@ public sealed class MountTests
         Assert.Equal(0, m.Mount.Unmount());
     }
 
-    [SkippableFact]
-    public void XattrsRenameFlagsAndHoles()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void XattrsRenameFlagsAndHoles(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         Ok(m.Sh("""
             set -e
             echo a > f
@@ -254,10 +262,12 @@ public sealed class MountTests
         Assert.Equal(0, m.Mount.Unmount());
     }
 
-    [SkippableFact]
-    public void LazyUnmountWaitsForTheLastUser()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LazyUnmountWaitsForTheLastUser(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         File.WriteAllText(m.At("f"), "x");
         var stream = new FileStream(m.At("f"), FileMode.Open, FileAccess.Read);
         Assert.Throws<IOException>(() => m.Mount.Unmount(lazy: false));
@@ -272,10 +282,12 @@ public sealed class MountTests
         Assert.True(m.Fs.IsUnmounted);
     }
 
-    [SkippableFact]
-    public void UmountCommandEndsTheServer()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UmountCommandEndsTheServer(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         Ok(m.Sh("echo x > f"), m);
         Assert.True(MountedTmpfs.IsMounted(m.Path));
         Assert.Contains("fuse.tmpfs", File.ReadAllText("/proc/mounts"), StringComparison.Ordinal);
@@ -286,10 +298,12 @@ public sealed class MountTests
         Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
     }
 
-    [SkippableFact]
-    public void AbortedConnectionLeavesAMountThatUmountClears()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AbortedConnectionLeavesAMountThatUmountClears(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         Ok(m.Sh("echo x > f"), m);
         m.Mount.Abort(); // what the kernel does when the server dies
         Assert.True(m.Mount.Wait(TimeSpan.FromSeconds(20), out _));
@@ -299,5 +313,36 @@ public sealed class MountTests
         Assert.True(MountedTmpfs.IsMounted(m.Path));
         Assert.Equal(0, MountedTmpfs.Run("umount", [m.Path]).Exit);
         Assert.False(MountedTmpfs.IsMounted(m.Path));
+    }
+    [SkippableFact]
+    public void IoUringServesRequestsAndPutsTheParameterBack()
+    {
+        MountedTmpfs.SkipUnlessCanMount();
+        MountedTmpfs.SkipUnlessIoUring();
+        var before = FuseMount.IoUringEnabled();
+        using (var m = new MountedTmpfs(ioUring: true))
+        {
+            // On switched enable_uring for the INIT only: it is back as it was while the
+            // connection keeps serving through its rings.
+            Assert.Equal(before, FuseMount.IoUringEnabled());
+            Ok(m.Sh("mkdir d && echo hello > d/f && cat d/f && ls -l d | wc -l && dd if=/dev/urandom of=big bs=1M count=3 status=none && cmp big big"), m);
+            Assert.True(m.Mount.RingRequests > 0, "no request came through the rings");
+            var counts = m.Mount.RequestCounts();
+            Assert.True(counts["INIT"] == 1 && counts.ContainsKey("MKDIR"));
+            Assert.Equal(0, m.Mount.Unmount());
+            Assert.Equal(0, m.Mount.ProtocolErrors);
+            Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
+        }
+
+        Assert.Equal(before, FuseMount.IoUringEnabled());
+    }
+
+    [SkippableFact]
+    public void WithoutIoUringNothingGoesThroughRings()
+    {
+        using var m = new MountedTmpfs();
+        Ok(m.Sh("echo x > f && cat f"), m);
+        Assert.False(m.Mount.UsesIoUring);
+        Assert.Equal(0, m.Mount.RingRequests);
     }
 }

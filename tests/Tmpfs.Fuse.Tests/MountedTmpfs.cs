@@ -12,14 +12,37 @@ internal sealed class MountedTmpfs : IDisposable
 {
     private readonly StringWriter log = new();
 
-    public MountedTmpfs(string options = "size=64m", FuseMountOptions? mountOptions = null)
+    /// <param name="options">The engine's mount options.</param>
+    /// <param name="mountOptions">The FUSE server's options.</param>
+    /// <param name="ioUring">
+    /// Serve over io_uring (IoUring = On: the server switches enable_uring to Y for its INIT
+    /// and back), skipping when the kernel lacks it; otherwise /dev/fuse only (Off), so that
+    /// the classic path stays tested while another test has the parameter switched on.
+    /// </param>
+    public MountedTmpfs(string options = "size=64m", FuseMountOptions? mountOptions = null, bool ioUring = false)
     {
         SkipUnlessCanMount();
+        if (ioUring)
+        {
+            SkipUnlessIoUring();
+        }
+
         Memory = new MemoryManager(256L << 20);
         Fs = Memory.Mount(options);
         Path = Directory.CreateTempSubdirectory("tmpfs-fuse-").FullName;
-        var o = (mountOptions ?? new FuseMountOptions()) with { Log = TextWriter.Synchronized(log) };
+        var o = (mountOptions ?? new FuseMountOptions()) with
+        {
+            Log = TextWriter.Synchronized(log),
+            IoUring = ioUring ? FuseIoUring.On : FuseIoUring.Off,
+        };
         Mount = FuseMount.Mount(Fs, Path, o);
+        if (ioUring)
+        {
+            // INIT comes after mount(2) returns; the first request waits for it (and, with
+            // io_uring, for every queue to register: fuse_block_alloc).
+            _ = File.Exists(System.IO.Path.Combine(Path, ".init"));
+            Assert.True(Mount.UsesIoUring, "the mount did not negotiate io_uring: " + Log);
+        }
     }
 
     public MemoryManager Memory { get; }
@@ -38,6 +61,10 @@ internal sealed class MountedTmpfs : IDisposable
         Skip.IfNot(Environment.UserName == "root" || IsRoot(), "FUSE mount tests need root (mount(2) of fuse with fd=)");
         Skip.IfNot(File.Exists("/dev/fuse"), "/dev/fuse is missing: FUSE mount tests skipped");
     }
+
+    /// <summary>Skips unless this kernel has FUSE over io_uring (the enable_uring module parameter exists).</summary>
+    public static void SkipUnlessIoUring() =>
+        Skip.If(FuseMount.IoUringEnabled() is null, "this kernel has no FUSE over io_uring (no /sys/module/fuse/parameters/enable_uring): io_uring variants skipped");
 
     public static bool IsMounted(string path)
     {

@@ -20,10 +20,12 @@ public sealed class RealProgramTests
         Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
     }
 
-    [SkippableFact]
-    public void ShellScriptWithPipesRedirectionsHereDocsAndGlobs()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ShellScriptWithPipesRedirectionsHereDocsAndGlobs(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             mkdir -p logs/old
@@ -57,10 +59,12 @@ public sealed class RealProgramTests
         Done(m);
     }
 
-    [SkippableFact]
-    public void CoreutilsPreserveModesTimesLinksAndOwners()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CoreutilsPreserveModesTimesLinksAndOwners(bool ioUring)
     {
-        using var m = new MountedTmpfs();
+        using var m = new MountedTmpfs(ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             mkdir -p src/sub dst other
@@ -140,12 +144,13 @@ public sealed class RealProgramTests
     }
 
     [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TarRoundTripComparesEqual(bool directIo)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void TarRoundTripComparesEqual(bool directIo, bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/tar"), "tar missing");
-        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo }, ioUring: ioUring);
         Ok(m.Sh("""
             set -e
             mkdir -p tree/a/b tree/empty
@@ -171,12 +176,13 @@ public sealed class RealProgramTests
     }
 
     [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void GitStatusLogAndBranches(bool directIo)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void GitStatusLogAndBranches(bool directIo, bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/git"), "git missing");
-        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo }, ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD
@@ -199,11 +205,12 @@ public sealed class RealProgramTests
     }
 
     [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void DdWithSeekCountAndNotrunc(bool directIo)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void DdWithSeekCountAndNotrunc(bool directIo, bool ioUring)
     {
-        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo }, ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             dd if=/dev/zero of=f bs=4k count=16 status=none
@@ -228,12 +235,13 @@ public sealed class RealProgramTests
     }
 
     [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void FioVerifiesWhatItWrote(bool directIo)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void FioVerifiesWhatItWrote(bool directIo, bool ioUring)
     {
         Skip.IfNot(File.Exists("/usr/bin/fio"), "fio missing (apt-get install -y fio)");
-        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo });
+        using var m = new MountedTmpfs(mountOptions: new FuseMountOptions { DirectIo = directIo }, ioUring: ioUring);
         var output = Ok(m.Sh("""
             set -e
             fio --name=verify --directory=. --size=16m --bs=4k --rw=randwrite --ioengine=psync \

@@ -16,10 +16,17 @@ public sealed class SeedScriptTests(ITestOutputHelper output)
     private const int Loops = 8;
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(12);
 
-    [SkippableFact]
-    public void ParallelMountDdUmountLoopsLeakNothing()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ParallelMountDdUmountLoopsLeakNothing(bool ioUring)
     {
         MountedTmpfs.SkipUnlessCanMount();
+        if (ioUring)
+        {
+            MountedTmpfs.SkipUnlessIoUring();
+        }
+
         var work = Directory.CreateTempSubdirectory("tmpfs-seed-").FullName;
         var swap = Path.Combine(work, "swapfile");
         var failures = new ConcurrentQueue<string>();
@@ -39,7 +46,7 @@ public sealed class SeedScriptTests(ITestOutputHelper output)
                 {
                     while (stop.Elapsed < Duration && failures.IsEmpty)
                     {
-                        Cycle(memory, mp, random.Next(24), failures, ref ddFailures);
+                        Cycle(memory, mp, random.Next(24), ioUring, failures, ref ddFailures);
                         Interlocked.Increment(ref cycles);
                     }
                 }
@@ -84,11 +91,12 @@ public sealed class SeedScriptTests(ITestOutputHelper output)
         }
     }
 
-    private static void Cycle(MemoryManager memory, string mp, int mib, ConcurrentQueue<string> failures, ref int ddFailures)
+    private static void Cycle(MemoryManager memory, string mp, int mib, bool ioUring, ConcurrentQueue<string> failures, ref int ddFailures)
     {
         var log = new StringWriter();
         var fs = memory.Mount("size=32m");
-        using var mount = FuseMount.Mount(fs, mp, new FuseMountOptions { Threads = 2, Log = TextWriter.Synchronized(log) });
+        var options = new FuseMountOptions { Threads = 2, IoUring = ioUring ? FuseIoUring.On : FuseIoUring.Off, Log = TextWriter.Synchronized(log) };
+        using var mount = FuseMount.Mount(fs, mp, options);
         var dd = MountedTmpfs.Run("dd", ["if=/dev/zero", $"of={mp}/test", "bs=1M", $"count={mib}", "status=none"]);
         if (dd.Exit != 0)
         {
@@ -99,6 +107,12 @@ public sealed class SeedScriptTests(ITestOutputHelper output)
             {
                 failures.Enqueue($"dd of {mib} MiB on {mp}: {dd.Err}");
             }
+        }
+
+        if (ioUring && (!mount.UsesIoUring || mount.RingRequests == 0))
+        {
+            // dd's requests came after INIT, so through the rings.
+            failures.Enqueue($"{mp}: io_uring was not negotiated or served nothing\n{log}");
         }
 
         var umount = MountedTmpfs.Run("umount", [mp]);

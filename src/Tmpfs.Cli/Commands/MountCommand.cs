@@ -21,7 +21,8 @@ internal static class MountCommand
             Description = "Comma-separated options: the kernel's tmpfs options (size, nr_blocks, nr_inodes, mode, uid, gid, " +
                 "huge, mpol, inode32/inode64, noswap), the VFS flags ro/rw, nosuid/suid, nodev/dev, noexec/exec, " +
                 "and ours: budget=SIZE (RAM the daemon's mounts share), swap=FILE, swap_size=SIZE, swap_prio=N, direct_io " +
-                "(no copy of file data in the kernel's page cache: faster large reads and writes, every read a round trip); " +
+                "(no copy of file data in the kernel's page cache: faster large reads and writes, every read a round trip), " +
+                "io_uring=auto|on|off (FUSE over io_uring; auto uses it when /sys/module/fuse/parameters/enable_uring is Y); " +
                 "remount changes a live mount (as mount -o remount)",
             AllowMultipleArgumentsPerToken = false,
         };

@@ -60,6 +60,9 @@ internal sealed record CliMountOptions
     /// <summary>direct_io: files open with FOPEN_DIRECT_IO, no copy in the kernel's page cache (set at mount).</summary>
     public bool? DirectIo { get; init; }
 
+    /// <summary>io_uring=auto|on|off: whether the mount serves over FUSE-over-io_uring (see docs/fuse.md; on switches the system-wide enable_uring for the INIT).</summary>
+    public Tmpfs.Fuse.FuseIoUring? IoUring { get; init; }
+
     /// <summary>fsname= (as libfuse takes it): the source shown in /proc/mounts.</summary>
     public string? FsName { get; init; }
 
@@ -119,6 +122,18 @@ internal sealed record CliMountOptions
                     break;
                 case "direct_io":
                     result = result with { DirectIo = true };
+                    break;
+                case "io_uring":
+                    result = result with
+                    {
+                        IoUring = value switch
+                        {
+                            "auto" => Tmpfs.Fuse.FuseIoUring.Auto,
+                            "on" => Tmpfs.Fuse.FuseIoUring.On,
+                            "off" => Tmpfs.Fuse.FuseIoUring.Off,
+                            _ => throw new CliException("tmpfs: Bad value for 'io_uring' (auto, on or off)"),
+                        },
+                    };
                     break;
                 case "fsname":
                     result = result with { FsName = string.IsNullOrEmpty(value) ? throw new CliException("tmpfs: fsname= needs a name") : value };

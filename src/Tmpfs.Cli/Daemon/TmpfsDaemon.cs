@@ -310,6 +310,7 @@ internal sealed class TmpfsDaemon : IDisposable
                     NoDev = options.NoDev ?? false,
                     NoExec = options.NoExec ?? false,
                     DirectIo = options.DirectIo ?? false,
+                    IoUring = options.IoUring ?? FuseIoUring.Auto,
                     Log = log,
                 });
             }

@@ -16,6 +16,7 @@ internal static unsafe partial class Native
     public const int EAGAIN = 11;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
+    public const int EIO = 5;
     public const short POLLIN = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -59,6 +60,15 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Umount2(string target, int flags);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initval, int flags);
+
+    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    public static partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();

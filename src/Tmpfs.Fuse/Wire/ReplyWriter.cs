@@ -37,6 +37,27 @@ internal sealed unsafe class ReplyWriter : IDisposable
     /// <summary>Writes the reply somewhere else instead (tests).</summary>
     public Func<ReadOnlySpan<byte>, int>? Sink { get; set; }
 
+    // FUSE over io_uring: the entry the request came in (see UringQueue). The reply goes into
+    // its buffers instead of a writev, and the queue commits it after the handler returns.
+    private byte* ringHeader;
+    private byte* ringPayload;
+    private int ringCapacity;
+
+    /// <summary>True once the request being handled through an io_uring entry has its reply in the entry.</summary>
+    public bool RingReplied { get; private set; }
+
+    /// <summary>
+    /// Directs the next reply into an io_uring entry: the out-header into the header buffer's
+    /// in_out area, the out arguments into its payload buffer (fuse_uring_commit reads both).
+    /// </summary>
+    public void TargetRing(byte* header, byte* payload, int capacity)
+    {
+        ringHeader = header;
+        ringPayload = payload;
+        ringCapacity = capacity;
+        RingReplied = false;
+    }
+
     /// <summary>The payload area after the header.</summary>
     public Span<byte> Payload => new(buffer + HeaderSize, capacity - HeaderSize);
 
@@ -63,6 +84,19 @@ internal sealed unsafe class ReplyWriter : IDisposable
     public int SendRaw(ulong unique, int error, int payloadLength)
     {
         var length = HeaderSize + payloadLength;
+        if (ringHeader != null)
+        {
+            if (payloadLength > ringCapacity)
+            {
+                return RingReply(unique, -Native.EIO, 0);
+            }
+
+            // The request's payload shares this buffer: every handler is done with its names
+            // and data once it sends (the reply is formatted in our own buffer until here).
+            Unsafe.CopyBlockUnaligned(ringPayload, buffer + HeaderSize, (uint)payloadLength);
+            return RingReply(unique, error, payloadLength);
+        }
+
         ref var header = ref Unsafe.AsRef<OutHeader>(buffer);
         header.Len = (uint)length;
         header.Error = error;
@@ -120,6 +154,25 @@ internal sealed unsafe class ReplyWriter : IDisposable
     public int SendVector(ulong unique)
     {
         var length = HeaderSize + vectorBytes;
+        if (ringHeader != null)
+        {
+            // READ through io_uring: gather the frames straight into the entry's payload (a
+            // READ has no request payload); the kernel copies it to the caller from there.
+            if (vectorBytes > ringCapacity)
+            {
+                return RingReply(unique, -Native.EIO, 0);
+            }
+
+            var to = ringPayload;
+            for (var i = 1; i < segments; i++)
+            {
+                Unsafe.CopyBlockUnaligned(to, vectors[i].Base, (uint)vectors[i].Length);
+                to += vectors[i].Length;
+            }
+
+            return RingReply(unique, 0, vectorBytes);
+        }
+
         ref var header = ref Unsafe.AsRef<OutHeader>(buffer);
         header.Len = (uint)length;
         header.Error = 0;
@@ -140,6 +193,19 @@ internal sealed unsafe class ReplyWriter : IDisposable
         vectors[0].Base = buffer;
         vectors[0].Length = (nuint)HeaderSize;
         return WriteAll(vectors, segments);
+    }
+
+    /// <summary>The out-header in the entry's in_out area and the payload size in its fuse_uring_ent_in_out.</summary>
+    private int RingReply(ulong unique, int error, int payloadLength)
+    {
+        ref var header = ref Unsafe.AsRef<OutHeader>(ringHeader);
+        header.Len = (uint)(HeaderSize + payloadLength);
+        header.Error = error;
+        header.Unique = unique;
+        ref var inOut = ref Unsafe.AsRef<UringEntInOut>(ringHeader + FuseUring.EntInOutOffset);
+        inOut.PayloadSize = (uint)(error == 0 ? payloadLength : 0);
+        RingReplied = true;
+        return 0;
     }
 
     private int WriteAll(Native.IoVec* iov, int count)
