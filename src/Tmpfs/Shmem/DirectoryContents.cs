@@ -17,8 +17,9 @@ namespace Tmpfs.Shmem;
 /// No object per entry, so a create allocates only the name: each entry object was 48 bytes
 /// of garbage-collected memory to clear and fault in. The dictionary keeps .NET's string
 /// hashing (fast, falling back to a randomized hash when names collide: they come from
-/// unprivileged callers). Removed entries stay as tombstones (no inode) until more than half
-/// the array is tombstones; the compaction then renumbers positions (never cookies), under
+/// unprivileged callers). Removed entries stay as tombstones (no inode), those at the ends
+/// dropped at once, the others until more than half the array between the ends is tombstones;
+/// the compaction then renumbers positions (never cookies), under
 /// the write lock, so readers that seek by cookie see it whole.
 /// </para>
 /// </remarks>
@@ -32,6 +33,7 @@ internal sealed class DirectoryContents
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> bySpan;
     private Slot[] slots = [];
     private int used; // slots in use, tombstones included (the positions)
+    private int head; // the slots before it are all tombstones
     private long nextCookie = FirstCookie;
 
     public DirectoryContents(Inode parent)
@@ -109,8 +111,33 @@ internal sealed class DirectoryContents
         var removed = byName.Remove(entry.Name!);
         Debug.Assert(removed, "entry not indexed by name");
         entry = new Slot { Cookie = entry.Cookie }; // a tombstone keeps its place in cookie order
-        var tombstones = used - byName.Count;
-        if (tombstones > 32 && tombstones * 2 > used)
+
+        // Tombstones at either end cost nothing to skip: names removed oldest first (or newest
+        // first) move the ends instead of being compacted, which rehashed every name that
+        // stayed. A directory emptied this way starts its array over (cookies still grow).
+        if (position == head)
+        {
+            while (head < used && slots[head].Inode is null)
+            {
+                head++;
+            }
+        }
+
+        if (position == used - 1)
+        {
+            while (used > head && slots[used - 1].Inode is null)
+            {
+                used--;
+            }
+        }
+
+        if (head == used)
+        {
+            head = used = 0;
+        }
+
+        var tombstones = used - head - byName.Count;
+        if (tombstones > 32 && tombstones * 2 > used - head)
         {
             Compact();
         }
@@ -193,6 +220,7 @@ internal sealed class DirectoryContents
 
         Array.Clear(slots, to, used - to);
         used = to;
+        head = 0;
         Debug.Assert(used == byName.Count, "live count out of step");
     }
 
