@@ -78,6 +78,52 @@ internal sealed class DirectoryContents
         return slots[position].Inode;
     }
 
+    /// <summary>
+    /// A create's lookup and insert with one hash of the name (simple_lookup, then d_add): the
+    /// entry of <paramref name="name"/> when there is one, else null and the name reserved,
+    /// which the caller completes with <see cref="AddReserved"/> (through the returned
+    /// reference) or drops with <see cref="Unreserve"/> before anything else changes the
+    /// directory. Namespace lock held for writing throughout; ENAMETOOLONG as a lookup.
+    /// </summary>
+    public ref int LookupOrReserve(string name, out Inode? existing)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        if (used == slots.Length)
+        {
+            Grow(); // now, so that completing the reservation never moves positions
+        }
+
+        ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(byName, name, out var exists);
+        if (exists)
+        {
+            existing = slots[at].Inode;
+            return ref at;
+        }
+
+        existing = null;
+        at = -1;
+        return ref at;
+    }
+
+    /// <summary>Completes a <see cref="LookupOrReserve"/> that found nothing: the entry, after every other one in cookie order.</summary>
+    public void AddReserved(ref int reserved, string name, Inode inode)
+    {
+        Debug.Assert(reserved == -1 && used < slots.Length, "not a reservation, or no room kept for it");
+        reserved = used;
+        slots[used++] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++ };
+    }
+
+    /// <summary>Drops a <see cref="LookupOrReserve"/> reservation (the create failed).</summary>
+    public void Unreserve(string name)
+    {
+        var removed = byName.Remove(name, out var at);
+        Debug.Assert(removed && at == -1, "not a reservation");
+    }
+
     /// <summary>The live entry of a name, or null (fsck).</summary>
     public DirEntry? LookupEntry(string name) => byName.TryGetValue(name, out var at) ? slots[at].ToEntry() : null;
 
