@@ -449,6 +449,12 @@ public sealed partial class FileSystem
     private static void AddEntry(Inode dir, string name, Inode inode)
     {
         dir.Dir!.Add(name, inode);
+        EntryAdded(dir, inode);
+    }
+
+    /// <summary>The directory's side of a new entry: its size and times (the new inode's ctime stamp).</summary>
+    private static void EntryAdded(Inode dir, Inode inode)
+    {
         dir.Size += Inode.BogoDirentSize;
         dir.MtimeNs = dir.CtimeNs = inode.CtimeNs;
     }

@@ -157,7 +157,8 @@ public sealed partial class FileSystem
     internal (Inode Inode, bool Created) CreateIn(Inode dir, string name, OpenFlags flags, int mode, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var existing = dir.Dir!.Lookup(name);
+        var contents = dir.Dir!;
+        ref var position = ref contents.LookupOrReserve(name, out var existing);
         if (existing is not null)
         {
             if ((flags & OpenFlags.Exclusive) != 0)
@@ -173,15 +174,27 @@ public sealed partial class FileSystem
             return (existing, false);
         }
 
-        Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
-        if (dir.Nlink == 0)
+        // The name is reserved: a failure from here on drops it, leaving the directory as it was.
+        Inode inode;
+        try
         {
-            TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+            Permission.Check(dir, AccessMode.Write | AccessMode.Execute, c);
+            if (dir.Nlink == 0)
+            {
+                TmpfsException.Throw(Errno.ENOENT, "the directory has been removed");
+            }
+
+            var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
+            inode = sb.NewInode(m, uid, gid);
+        }
+        catch
+        {
+            contents.Unreserve(name);
+            throw;
         }
 
-        var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
-        var inode = sb.NewInode(m, uid, gid);
-        AddEntry(dir, name, inode);
+        contents.AddReserved(ref position, name, inode);
+        EntryAdded(dir, inode);
         return (inode, true);
     }
 

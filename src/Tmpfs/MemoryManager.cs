@@ -196,7 +196,9 @@ public sealed partial class MemoryManager : IDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            if (Frames.FreeFrames - pfns.Length < Reclaim.Min && Swap.HasDevices)
+            // Without swap there is nothing to reclaim: ask that first, as FreeFrames takes the
+            // free-list lock (which the allocation below takes anyway).
+            if (Swap.HasDevices && Frames.FreeFrames - pfns.Length < Reclaim.Min)
             {
                 Reclaim.DirectReclaim(pfns.Length);
             }

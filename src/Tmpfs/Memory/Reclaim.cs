@@ -92,7 +92,7 @@ internal sealed class Reclaim : IDisposable
     /// <summary>wakeup_kswapd when free memory is below the low mark and swap could help.</summary>
     public void WakeIfLow()
     {
-        if (frames.FreeFrames < Low && swap.HasDevices)
+        if (swap.HasDevices && frames.FreeFrames < Low) // the lock-free test first
         {
             wake.Set();
         }

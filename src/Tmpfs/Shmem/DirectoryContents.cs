@@ -17,8 +17,9 @@ namespace Tmpfs.Shmem;
 /// No object per entry, so a create allocates only the name: each entry object was 48 bytes
 /// of garbage-collected memory to clear and fault in. The dictionary keeps .NET's string
 /// hashing (fast, falling back to a randomized hash when names collide: they come from
-/// unprivileged callers). Removed entries stay as tombstones (no inode) until more than half
-/// the array is tombstones; the compaction then renumbers positions (never cookies), under
+/// unprivileged callers). Removed entries stay as tombstones (no inode), those at the ends
+/// dropped at once, the others until more than half the array between the ends is tombstones;
+/// the compaction then renumbers positions (never cookies), under
 /// the write lock, so readers that seek by cookie see it whole.
 /// </para>
 /// </remarks>
@@ -32,6 +33,7 @@ internal sealed class DirectoryContents
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> bySpan;
     private Slot[] slots = [];
     private int used; // slots in use, tombstones included (the positions)
+    private int head; // the slots before it are all tombstones
     private long nextCookie = FirstCookie;
 
     public DirectoryContents(Inode parent)
@@ -76,6 +78,52 @@ internal sealed class DirectoryContents
         return slots[position].Inode;
     }
 
+    /// <summary>
+    /// A create's lookup and insert with one hash of the name (simple_lookup, then d_add): the
+    /// entry of <paramref name="name"/> when there is one, else null and the name reserved,
+    /// which the caller completes with <see cref="AddReserved"/> (through the returned
+    /// reference) or drops with <see cref="Unreserve"/> before anything else changes the
+    /// directory. Namespace lock held for writing throughout; ENAMETOOLONG as a lookup.
+    /// </summary>
+    public ref int LookupOrReserve(string name, out Inode? existing)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        if (used == slots.Length)
+        {
+            Grow(); // now, so that completing the reservation never moves positions
+        }
+
+        ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(byName, name, out var exists);
+        if (exists)
+        {
+            existing = slots[at].Inode;
+            return ref at;
+        }
+
+        existing = null;
+        at = -1;
+        return ref at;
+    }
+
+    /// <summary>Completes a <see cref="LookupOrReserve"/> that found nothing: the entry, after every other one in cookie order.</summary>
+    public void AddReserved(ref int reserved, string name, Inode inode)
+    {
+        Debug.Assert(reserved == -1 && used < slots.Length, "not a reservation, or no room kept for it");
+        reserved = used;
+        slots[used++] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++ };
+    }
+
+    /// <summary>Drops a <see cref="LookupOrReserve"/> reservation (the create failed).</summary>
+    public void Unreserve(string name)
+    {
+        var removed = byName.Remove(name, out var at);
+        Debug.Assert(removed && at == -1, "not a reservation");
+    }
+
     /// <summary>The live entry of a name, or null (fsck).</summary>
     public DirEntry? LookupEntry(string name) => byName.TryGetValue(name, out var at) ? slots[at].ToEntry() : null;
 
@@ -109,8 +157,33 @@ internal sealed class DirectoryContents
         var removed = byName.Remove(entry.Name!);
         Debug.Assert(removed, "entry not indexed by name");
         entry = new Slot { Cookie = entry.Cookie }; // a tombstone keeps its place in cookie order
-        var tombstones = used - byName.Count;
-        if (tombstones > 32 && tombstones * 2 > used)
+
+        // Tombstones at either end cost nothing to skip: names removed oldest first (or newest
+        // first) move the ends instead of being compacted, which rehashed every name that
+        // stayed. A directory emptied this way starts its array over (cookies still grow).
+        if (position == head)
+        {
+            while (head < used && slots[head].Inode is null)
+            {
+                head++;
+            }
+        }
+
+        if (position == used - 1)
+        {
+            while (used > head && slots[used - 1].Inode is null)
+            {
+                used--;
+            }
+        }
+
+        if (head == used)
+        {
+            head = used = 0;
+        }
+
+        var tombstones = used - head - byName.Count;
+        if (tombstones > 32 && tombstones * 2 > used - head)
         {
             Compact();
         }
@@ -193,6 +266,7 @@ internal sealed class DirectoryContents
 
         Array.Clear(slots, to, used - to);
         used = to;
+        head = 0;
         Debug.Assert(used == byName.Count, "live count out of step");
     }
 

@@ -85,3 +85,83 @@ public class DataPathCopyTests : EngineTest
         }
     }
 }
+
+/// <summary>
+/// Page-sized writes that take non-temporal stores below the streaming size: whole pages of
+/// a hole being filled (fresh frames, some reused with another file's bytes in them), and
+/// whole pages overwritten in a file larger than the last-level cache. Partial pages around
+/// them keep ordinary stores; every byte must read back, zeros in the holes included.
+/// </summary>
+public class SmallNonTemporalWriteTests : EngineTest
+{
+    public SmallNonTemporalWriteTests()
+        : base("size=48M,nr_inodes=64", 64L << 20)
+    {
+    }
+
+    [Fact]
+    public void WholePageWritesIntoFreshAndReusedFramesReadBack()
+    {
+        var rng = new Random(5);
+        using (var old = Open("/old", OpenFlags.Create | OpenFlags.ReadWrite))
+        {
+            var junk = new byte[1 << 16];
+            rng.NextBytes(junk);
+            old.Write(junk, 0); // frames that go back to the free list dirty
+        }
+
+        Fs.Unlink("/old");
+        using var h = Open("/f", OpenFlags.Create | OpenFlags.ReadWrite);
+        var image = new byte[1 << 16];
+        foreach (var (offset, length) in new[] { (0, 4096), (8192, 4096), (4096 * 5, 8192), (4096 * 9 + 100, 4096), (4096 * 12, 4000) })
+        {
+            var data = new byte[length];
+            rng.NextBytes(data);
+            Assert.Equal(length, h.Write(data, offset));
+            data.CopyTo(image, offset);
+        }
+
+        var back = new byte[image.Length];
+        var size = h.Read(back, 0);
+        Assert.True(back.AsSpan(0, size).SequenceEqual(image.AsSpan(0, size)), "a written page or a hole around it reads back wrong");
+    }
+
+    [Fact]
+    public void WholePageOverwritesOfAFileLargerThanTheCacheReadBack()
+    {
+        const int size = 40 << 20; // over the 32 MiB above which whole-page overwrites skip the cache
+        var rng = new Random(6);
+        using var h = Open("/big", OpenFlags.Create | OpenFlags.ReadWrite);
+        var chunk = new byte[1 << 20];
+        for (var at = 0; at < size; at += chunk.Length)
+        {
+            chunk.AsSpan().Fill((byte)(at >> 20));
+            h.Write(chunk, at);
+        }
+
+        var page = new byte[4096];
+        var offsets = new[] { 0L, 4096L * 777, (size - 4096) / 2, size - 4096 };
+        foreach (var offset in offsets)
+        {
+            rng.NextBytes(page);
+            Assert.Equal(4096, h.Write(page, offset));
+            var back = new byte[4096];
+            Assert.Equal(back.Length, h.Read(back, offset));
+            Assert.True(back.AsSpan().SequenceEqual(page), "an overwritten page reads back wrong");
+            if (offset > 0)
+            {
+                var before = new byte[1];
+                h.Read(before, offset - 1);
+                Assert.Equal((byte)((offset - 1) >> 20), before[0]);
+            }
+        }
+
+        var partial = new byte[100];
+        rng.NextBytes(partial);
+        h.Write(partial, 4096 * 3 + 10); // a partial page of a large file keeps ordinary stores
+        var check = new byte[120];
+        h.Read(check, 4096 * 3);
+        Assert.True(check.AsSpan(10, 100).SequenceEqual(partial));
+        Assert.True(check.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0, "bytes before the partial write changed");
+    }
+}

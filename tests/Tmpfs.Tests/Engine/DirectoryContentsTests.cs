@@ -71,6 +71,63 @@ public class DirectoryContentsTests : EngineTest
         Assert.Null(contents.Lookup("n1"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RemovingFromEitherEndKeepsCookiesAndSeeks(bool newestFirst)
+    {
+        // Names removed oldest first (or newest first) move the array's ends instead of
+        // compacting; an emptied directory starts its array over with cookies still growing.
+        var random = new Random(newestFirst ? 11 : 10);
+        var sb = Fs.Superblock;
+        var contents = new DirectoryContents(sb.Root);
+        var inode = sb.NewInode(FileModes.Regular | 0x1A4, 0, 0);
+        var model = new Dictionary<string, (Inode Inode, long Cookie)>(StringComparer.Ordinal);
+        var next = DirectoryContents.FirstCookie;
+        for (var round = 0; round < 3; round++)
+        {
+            var names = Enumerable.Range(0, 300).Select(i => $"r{round}-{i}").ToList();
+            foreach (var name in names)
+            {
+                contents.Add(name, inode);
+                model[name] = (inode, next++);
+            }
+
+            if (newestFirst)
+            {
+                names.Reverse();
+            }
+
+            // Remove all but a few, one from the middle now and then, checking as it goes.
+            for (var i = 0; i < names.Count - 5; i++)
+            {
+                var name = i % 50 == 25 ? names[names.Count - 10 - (i / 50)] : names[i];
+                if (model.Remove(name))
+                {
+                    Assert.Same(inode, contents.Remove(name));
+                }
+
+                if (i % 20 == 0)
+                {
+                    Check(contents, model, random);
+                }
+            }
+
+            Check(contents, model, random);
+            if (round == 1)
+            {
+                foreach (var name in model.Keys.ToList())
+                {
+                    contents.Remove(name);
+                    model.Remove(name);
+                }
+
+                Check(contents, model, random);
+                Assert.Equal(0, contents.PositionCount);
+            }
+        }
+    }
+
     private static void Check(DirectoryContents contents, Dictionary<string, (Inode Inode, long Cookie)> model, Random random)
     {
         Assert.Equal(model.Count, contents.Count);
