@@ -234,13 +234,18 @@ internal static partial class PageCache
                 break;
             }
 
-            // A fresh frame's old contents are of no use to anyone: the pages this write covers
-            // wholly are filled with non-temporal stores, so the copy does not first read 4 KiB
-            // of garbage from memory for ownership (about a fifth of a 4 KiB create-and-write,
-            // docs/benchmarks.md). The kernel's clear_user_highpage/copy paths leave this to the
-            // CPU's rep movsb; here it is explicit. Fenced like a streaming write.
-            done = FillRun(frames, run[..got], offset, source[..count], done, streaming, wholePagesNonTemporal: true);
-            PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
+            // A fresh frame's old contents are of no use to anyone, so in a file larger than the
+            // last-level cache the pages this write covers wholly take non-temporal stores (no
+            // read for ownership of 4 KiB of garbage), as overwrites there do. Not in smaller
+            // files: the kernel's tmpfs writes through the cache, and a file written and soon
+            // read again (a compiler's output, a small file's read-back: 747 -> 901 ns when
+            // these stores were not gated, docs/benchmarks.md) should find its data there.
+            var coldFresh = !streaming && inode.Alloced > LargeFilePages;
+            done = FillRun(frames, run[..got], offset, source[..count], done, streaming, wholePagesNonTemporal: coldFresh);
+            if (streaming || coldFresh)
+            {
+                PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
+            }
 
             memory.Lru.AddRun(run[..got]);
             for (var i = 0; i < got; i++)
