@@ -274,6 +274,7 @@ public sealed class CliMountTests
         Ok(s.Tmpfs("mount", "-o", "io_uring=on", mp), s, "tmpfs mount -o io_uring=on");
         Ok(s.Sh($"echo x > {mp}/f && cat {mp}/f && ls -l {mp}"), s, "I/O over the rings");
         Assert.Contains("served over io_uring", s.Log, StringComparison.Ordinal);
+        Assert.Contains("io_uring", Ok(s.Tmpfs("status", mp), s, "status"), StringComparison.Ordinal);
         var pid = s.DaemonPid;
         Ok(s.Run("kill", ["-9", pid.ToString(CultureInfo.InvariantCulture)]), s, "kill -9");
         Assert.True(s.WaitDaemonGone(pid));

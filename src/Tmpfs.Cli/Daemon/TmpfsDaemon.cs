@@ -589,6 +589,11 @@ internal sealed class TmpfsDaemon : IDisposable
                 parts.Add("direct_io");
             }
 
+            if (Mount.UsesIoUring)
+            {
+                parts.Add("io_uring");
+            }
+
             return string.Join(',', parts);
         }
     }
