@@ -19,8 +19,12 @@ results=$root/results; mkdir -p "$results"
 server_pid=
 uring_pid=
 
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_was=$(cat "$uring_param" 2>/dev/null || true)
 cleanup() {
   set +e
+  # The ouring server switches enable_uring for its INIT only; should it die in between, put it back.
+  [ -n "$uring_was" ] && [ "$(cat "$uring_param" 2>/dev/null)" != "$uring_was" ] && echo "$uring_was" > "$uring_param"
   for d in ours ouring bindfs kernel kbase; do
     mountpoint -q "$root/$d" && umount "$root/$d"
   done

@@ -63,16 +63,7 @@ public sealed partial class FuseMount
     {
         try
         {
-            var n = 0;
-            foreach (var range in File.ReadAllText("/sys/devices/system/cpu/possible").Trim().Split(','))
-            {
-                var ends = range.Split('-');
-                var first = int.Parse(ends[0], CultureInfo.InvariantCulture);
-                var last = ends.Length > 1 ? int.Parse(ends[1], CultureInfo.InvariantCulture) : first;
-                n = Math.Max(n, last + 1);
-            }
-
-            return n;
+            return CountCpus(File.ReadAllText("/sys/devices/system/cpu/possible"));
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
         {
@@ -80,15 +71,36 @@ public sealed partial class FuseMount
         }
     }
 
+    /// <summary>The CPUs in a cpulist ("0-3,8-11" is 8): num_possible_cpus() counts the mask's bits.</summary>
+    internal static int CountCpus(string cpulist)
+    {
+        var n = 0;
+        foreach (var range in cpulist.Trim().Split(','))
+        {
+            var ends = range.Split('-');
+            var first = int.Parse(ends[0], CultureInfo.InvariantCulture);
+            var last = ends.Length > 1 ? int.Parse(ends[1], CultureInfo.InvariantCulture) : first;
+            n += last - first + 1;
+        }
+
+        return n;
+    }
+
     private void AcquireUringParameter()
     {
-        if (Options.IoUring != FuseIoUring.On || IoUringEnabled() is not { } enabled)
+        if (Options.IoUring != FuseIoUring.On)
         {
             return;
         }
 
         lock (ParameterGate)
         {
+            // Read under the gate: another mount of this process may be putting it back.
+            if (IoUringEnabled() is not { } enabled)
+            {
+                return;
+            }
+
             if (parameterUsers == 0 && !enabled)
             {
                 try

@@ -122,6 +122,7 @@ public sealed partial class FuseMount : IDisposable
         catch
         {
             mount.DetachMountPoint(lazy: true);
+            mount.ReleaseUringParameter();
             throw;
         }
 
@@ -391,6 +392,18 @@ public sealed partial class FuseMount : IDisposable
             StartRings();
         };
         session.PrepareRings = () => PrepareRings(masterFd);
+        session.RingFailed = why =>
+        {
+            session.Log($"fuse: {MountPoint}: {why}; aborting the connection so that callers get ENOTCONN rather than wait for ever");
+            try
+            {
+                Abort();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                session.Log($"fuse: abort of connection {ConnectionId} failed: {e.Message}");
+            }
+        };
         var count = Options.Threads > 0 ? Options.Threads : DefaultThreads;
         var fds = new List<int> { masterFd };
         for (var i = 1; i < count; i++)

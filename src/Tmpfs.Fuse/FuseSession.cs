@@ -68,6 +68,13 @@ internal sealed partial class FuseSession
     /// </summary>
     public Func<bool>? PrepareRings { get; set; }
 
+    /// <summary>
+    /// A queue cannot serve although the connection negotiated io_uring: the kernel would hold
+    /// its callers for ever (fuse_block_alloc, or requests queued to a queue nobody fetches),
+    /// so the mount aborts the connection and they get ENOTCONN instead (FuseMount.Abort).
+    /// </summary>
+    public Action<string>? RingFailed { get; set; }
+
     /// <summary>Set when every worker has stopped; <see cref="FuseMount"/> waits on it.</summary>
     public ManualResetEventSlim Stopped { get; } = new(false);
 

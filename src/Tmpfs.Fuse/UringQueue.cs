@@ -26,6 +26,7 @@ internal sealed unsafe class UringQueue : IDisposable
     public const int PayloadOffset = 4096;
     private const ulong StopTag = ulong.MaxValue;
     private const int EAGAIN = 11;
+    private const int EBUSY = 16;
     private const int ENOTCONN = 107;
     private const int ECONNABORTED = 103;
 
@@ -147,9 +148,15 @@ internal sealed unsafe class UringQueue : IDisposable
         while (live > 0)
         {
             var rc = WaitForCompletions(ring);
+            if (rc == -EAGAIN || rc == -EBUSY)
+            {
+                Thread.Sleep(1); // no memory for the submission now, or completions to reap first
+                continue;
+            }
+
             if (rc < 0 && rc != -Native.EINTR)
             {
-                session.Log($"fuse: io_uring_enter failed (errno {-rc}); queue {Qid} stops");
+                session.RingFailed?.Invoke($"io_uring_enter of queue {Qid} failed with errno {-rc}");
                 return;
             }
 
@@ -177,9 +184,11 @@ internal sealed unsafe class UringQueue : IDisposable
                     live--;
                     if (result != -ENOTCONN && result != -ECONNABORTED && firstError == 0)
                     {
+                        // Not the end of the connection: the queue lost an entry it cannot get
+                        // back, and once io_uring is negotiated the kernel holds callers for a
+                        // queue that never registers (fuse_block_alloc). Abort rather than hang.
                         firstError = -result;
-                        session.Log($"fuse: io_uring command of queue {Qid} failed with errno {firstError}" +
-                            (registered[i] ? string.Empty : " (registration; requests stay on /dev/fuse)"));
+                        session.RingFailed?.Invoke($"io_uring {(registered[i] ? "commit" : "registration")} of queue {Qid} failed with errno {firstError}");
                     }
                 }
             }

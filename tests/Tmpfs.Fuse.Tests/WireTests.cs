@@ -8,6 +8,17 @@ namespace Tmpfs.Fuse.Tests;
 /// <summary>The wire format: struct sizes against fuse.h, request parsing, reply formatting, and dispatch without a kernel.</summary>
 public sealed class WireTests
 {
+    [Theory]
+    [InlineData("0", 1)]
+    [InlineData("0-1\n", 2)]
+    [InlineData("0-3,8-11", 8)]
+    [InlineData("0,2,4-5", 4)]
+    public void IoUringQueueCountIsTheNumberOfPossibleCpus(string cpulist, int queues)
+    {
+        // fs/fuse/dev_uring.c: nr_queues = num_possible_cpus(), a count, not the highest id + 1.
+        Assert.Equal(queues, FuseMount.CountCpus(cpulist));
+    }
+
     [Fact]
     public void StructSizesMatchTheKernelHeader()
     {

@@ -394,6 +394,11 @@ internal sealed class TmpfsDaemon : IDisposable
                 return Fail("EINVAL", "tmpfs: direct_io cannot change on remount (it applies to the mount's opens from the start)");
             }
 
+            if (options.IoUring is { } u && u != served.Mount.Options.IoUring)
+            {
+                return Fail("EINVAL", "tmpfs: io_uring cannot change on remount (the transport is chosen at INIT)");
+            }
+
             served.Mount.FileSystem.Remount(options.EngineOptions);
             var ro = options.ReadOnly ?? served.ReadOnly;
             var nosuid = options.NoSuid ?? served.NoSuid;

@@ -195,7 +195,12 @@ internal sealed unsafe class ReplyWriter : IDisposable
         return WriteAll(vectors, segments);
     }
 
-    /// <summary>The out-header in the entry's in_out area and the payload size in its fuse_uring_ent_in_out.</summary>
+    /// <summary>
+    /// The out-header in the entry's in_out area and the payload size in its
+    /// fuse_uring_ent_in_out. Always 0: whether the kernel still wanted the reply is known only
+    /// at the commit, so the handlers' undo of a refused reply (-ENOENT over /dev/fuse) does not
+    /// run here; a request vanishes while we hold it only when the connection is aborted.
+    /// </summary>
     private int RingReply(ulong unique, int error, int payloadLength)
     {
         ref var header = ref Unsafe.AsRef<OutHeader>(ringHeader);

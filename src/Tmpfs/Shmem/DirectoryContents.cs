@@ -197,7 +197,7 @@ internal sealed class DirectoryContents
     /// <summary>The first position whose cookie is at least <paramref name="cookie"/> (tombstones included).</summary>
     public int SeekPosition(long cookie)
     {
-        int lo = 0, hi = used;
+        int lo = head, hi = used; // slots before head are all tombstones
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
@@ -222,7 +222,7 @@ internal sealed class DirectoryContents
     {
         get
         {
-            for (var at = 0; at < used; at++)
+            for (var at = head; at < used; at++)
             {
                 if (slots[at].Inode is not null)
                 {
