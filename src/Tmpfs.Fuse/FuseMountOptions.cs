@@ -33,6 +33,9 @@ public sealed record FuseMountOptions
     /// <summary>Pins each io_uring queue's thread to its CPU (the kernel picks the queue by the caller's CPU).</summary>
     public bool IoUringPinThreads { get; init; } = true;
 
+    /// <summary>Tests only: the qid a queue registers with (a wrong one makes REGISTER fail).</summary>
+    internal Func<int, int>? IoUringRegisterQid { get; init; }
+
     /// <summary>How long the kernel may trust names and negative lookups. Long: every change passes through the kernel.</summary>
     public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromHours(1);
 

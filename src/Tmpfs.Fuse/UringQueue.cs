@@ -156,7 +156,7 @@ internal sealed unsafe class UringQueue : IDisposable
 
             if (rc < 0 && rc != -Native.EINTR)
             {
-                session.RingFailed?.Invoke($"io_uring_enter of queue {Qid} failed with errno {-rc}");
+                QueueEnds($"io_uring_enter of queue {Qid} failed with errno {-rc}");
                 return;
             }
 
@@ -182,16 +182,43 @@ internal sealed unsafe class UringQueue : IDisposable
                 else
                 {
                     live--;
-                    if (result != -ENOTCONN && result != -ECONNABORTED && firstError == 0)
+                    if (result != -ENOTCONN && result != -ECONNABORTED)
                     {
-                        // Not the end of the connection: the queue lost an entry it cannot get
-                        // back, and once io_uring is negotiated the kernel holds callers for a
-                        // queue that never registers (fuse_block_alloc). Abort rather than hang.
-                        firstError = -result;
-                        session.RingFailed?.Invoke($"io_uring {(registered[i] ? "commit" : "registration")} of queue {Qid} failed with errno {firstError}");
+                        // Not the end of the connection: the entry is lost. A REGISTER refused
+                        // leaves the ring short of ready, and the kernel keeps serving through
+                        // /dev/fuse (tested); a queue that served and lost its last entry
+                        // would strand its CPU's callers.
+                        firstError = firstError == 0 ? -result : firstError;
+                        var what = $"io_uring {(registered[i] ? "commit" : "registration")} of queue {Qid} failed with errno {-result}";
+                        if (live == 0)
+                        {
+                            QueueEnds(what);
+                        }
+                        else
+                        {
+                            session.Log($"fuse: {what}; the queue goes on with {live} entries");
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The queue cannot serve any more while the connection lives. Once it has served, the
+    /// kernel sends its CPU's requests to it and they would wait for ever: abort the
+    /// connection (callers get ENOTCONN). If it never served (its REGISTERs were refused), the
+    /// ring never became ready and /dev/fuse serves everything.
+    /// </summary>
+    private void QueueEnds(string why)
+    {
+        if (Array.IndexOf(registered, true) >= 0)
+        {
+            session.RingFailed?.Invoke(why);
+        }
+        else
+        {
+            session.Log($"fuse: {why}; requests stay on /dev/fuse");
         }
     }
 
@@ -206,7 +233,7 @@ internal sealed unsafe class UringQueue : IDisposable
     {
         var cmd = IoUring.PrepareUringCmd(ring.NextSqe(), deviceFd, FuseUring.CmdRegister, (ulong)i, (ulong)(vectors + (2 * i)), 2);
         ref var req = ref Unsafe.AsRef<UringCmdReq>(cmd);
-        req.Qid = (ushort)Qid;
+        req.Qid = (ushort)(session.Options.IoUringRegisterQid?.Invoke(Qid) ?? Qid);
     }
 
     private void Commit(IoUring ring, int i)

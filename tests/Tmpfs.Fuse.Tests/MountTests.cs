@@ -337,6 +337,33 @@ public sealed class MountTests
         Assert.Equal(before, FuseMount.IoUringEnabled());
     }
 
+    /// <summary>
+    /// A queue whose REGISTER the kernel refuses (here: a qid past its queues, EINVAL) leaves
+    /// the ring short of ready: the kernel keeps sending every request through /dev/fuse, so
+    /// the mount serves on (nothing hangs, nothing is aborted), and unmounts cleanly.
+    /// </summary>
+    [SkippableFact]
+    public void IoUringQueueThatCannotRegisterLeavesTheMountServingThroughDevFuse()
+    {
+        MountedTmpfs.SkipUnlessCanMount();
+        MountedTmpfs.SkipUnlessIoUring();
+        var before = FuseMount.IoUringEnabled();
+        using (var m = new MountedTmpfs(mountOptions: new FuseMountOptions { IoUringRegisterQid = q => q == 0 ? 4000 : q }, ioUring: true))
+        {
+            var work = Task.Run(() => m.Sh("mkdir d && echo hello > d/f && cat d/f"));
+            Assert.True(work.Wait(TimeSpan.FromSeconds(60)), "a caller hung on a mount whose queue could not register");
+            Assert.Equal(0, work.Result.Exit);
+            Assert.Equal("hello\n", work.Result.Out);
+            Assert.Contains("registration of queue 0 failed", m.Log, StringComparison.Ordinal);
+            Assert.DoesNotContain("aborting", m.Log, StringComparison.Ordinal);
+            Assert.Equal(0, m.Mount.RingRequests);
+            Assert.Equal(0, m.Mount.Unmount());
+            Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
+        }
+
+        Assert.Equal(before, FuseMount.IoUringEnabled());
+    }
+
     [SkippableFact]
     public void WithoutIoUringNothingGoesThroughRings()
     {
