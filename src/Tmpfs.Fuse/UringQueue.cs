@@ -70,13 +70,10 @@ internal sealed unsafe class UringQueue : IDisposable
 
     public int Qid { get; }
 
-    /// <summary>Setup flags for the ring (see docs/fuse.md for what was measured).</summary>
-    /// <remarks>
-    /// None: SINGLE_ISSUER|DEFER_TASKRUN(|TASKRUN_FLAG) and COOP_TASKRUN|TASKRUN_FLAG were
-    /// measured against plain setup (bench A/B on the shared 2-vCPU VM, see docs/fuse.md): no
-    /// gain beyond the noise, as libfuse also found. Kept settable for such experiments.
-    /// </remarks>
-    public static uint SetupFlags { get; set; }
+    // Setup flags beyond SQE128: none. SINGLE_ISSUER|DEFER_TASKRUN(|TASKRUN_FLAG) and
+    // COOP_TASKRUN|TASKRUN_FLAG measured no better than plain setup (docs/fuse.md), as
+    // libfuse also found.
+    private const uint SetupFlags = 0;
 
     /// <summary>
     /// Waits until the thread has set up its ring (true) or failed to (false). Asked before

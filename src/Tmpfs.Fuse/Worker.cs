@@ -13,7 +13,7 @@ internal sealed class Worker : IDisposable
     private Thread? thread;
 
     private long spinTicks;
-    private readonly RunQueueSampler runQueue = new();
+    private readonly RunQueueSampler? runQueue; // only for a /dev/fuse thread that polls
 
     public Worker(FuseSession session, int fd, int requestCapacity, int replyCapacity, TimeSpan poll = default, UringQueue? queue = null)
     {
@@ -28,6 +28,7 @@ internal sealed class Worker : IDisposable
             if (flags >= 0 && NativeMount.Fcntl(fd, NativeMount.F_SETFL, flags | NativeMount.O_NONBLOCK) == 0)
             {
                 spinTicks = (long)(poll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+                runQueue = new RunQueueSampler();
             }
         }
 
@@ -98,7 +99,7 @@ internal sealed class Worker : IDisposable
         while (true)
         {
             var spin = Volatile.Read(ref spinTicks);
-            var n = Requests.ReadFrom(Fd, spin > 0 && runQueue.CpuToSpare() ? spin : 0);
+            var n = Requests.ReadFrom(Fd, spin > 0 && runQueue!.CpuToSpare() ? spin : 0);
             if (n < 0)
             {
                 StopErrno = n == -Native.ENODEV ? 0 : -n;
@@ -142,7 +143,7 @@ internal sealed class Worker : IDisposable
     {
         Requests.Dispose();
         Reply.Dispose();
-        runQueue.Dispose();
+        runQueue?.Dispose();
         Queue?.Dispose();
     }
 }

@@ -13,10 +13,6 @@ namespace Tmpfs.Fuse.Wire;
 internal sealed unsafe partial class IoUring : IDisposable
 {
     public const uint SetupSqe128 = 1u << 10;
-    public const uint SetupCoopTaskrun = 1u << 8;
-    public const uint SetupTaskrunFlag = 1u << 9;
-    public const uint SetupSingleIssuer = 1u << 12;
-    public const uint SetupDeferTaskrun = 1u << 13;
     public const uint EnterGetEvents = 1u << 0;
     public const byte OpPollAdd = 6;
     public const byte OpUringCmd = 46;
