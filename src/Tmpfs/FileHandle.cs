@@ -13,6 +13,11 @@ public sealed partial class FileHandle : IDisposable
     private readonly Credentials opener;
     private int closed;
 
+    // file_ra_state.prev_pos: where the last read ended, so that a read continuing there (or
+    // a first read from the start) is known to be sequential. Racy by design, as the
+    // kernel's: it only picks how pages are copied.
+    private long readEnd;
+
     internal FileHandle(FileSystem fs, Inode inode, OpenFlags flags, Credentials opener)
     {
         this.fs = fs;
@@ -57,7 +62,8 @@ public sealed partial class FileHandle : IDisposable
         lock (Inode)
         {
             CheckLive();
-            var n = PageCache.Read(Inode, offset, buffer);
+            var n = PageCache.Read(Inode, offset, buffer, sequential: offset == readEnd);
+            readEnd = offset + n;
             if ((Flags & OpenFlags.NoAtime) == 0)
             {
                 InodeAttributes.Accessed(Inode);

@@ -312,10 +312,10 @@ internal sealed unsafe class PageFrames : IDisposable
     }
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes out of the frame from <paramref name="offset"/>.</summary>
-    public void CopyOut(int pfn, int offset, Span<byte> destination)
+    public void CopyOut(int pfn, int offset, Span<byte> destination, bool sequential = false)
     {
         Debug.Assert((uint)offset + (uint)destination.Length <= PageSize, "copy past the end of a frame");
-        PageCopy.CopyOut(Address(pfn) + offset, destination);
+        PageCopy.CopyOut(Address(pfn) + offset, destination, sequential);
     }
 
     public byte* Address(int pfn)

@@ -38,7 +38,7 @@ internal static partial class PageCache
     /// pages not yet written (fallocated, !Uptodate) read as zeros. A swap read error is
     /// EIO (or a short count when some bytes were read).
     /// </summary>
-    public static int Read(Inode inode, long offset, Span<byte> destination)
+    public static int Read(Inode inode, long offset, Span<byte> destination, bool sequential = false)
     {
         var size = inode.Size;
         if (offset >= size || destination.IsEmpty)
@@ -85,7 +85,7 @@ internal static partial class PageCache
                 {
                     if (frames.TestFlag(pfn, PageFlags.Uptodate))
                     {
-                        frames.CopyOut(pfn, inPage, target);
+                        frames.CopyOut(pfn, inPage, target, sequential);
                     }
                     else
                     {
