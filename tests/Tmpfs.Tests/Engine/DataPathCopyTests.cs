@@ -43,11 +43,14 @@ public class DataPathCopyTests : EngineTest
                     Assert.True(image.Slice(offset, length).SequenceEqual(source.AsSpan(skew, length)));
                     Assert.True(image[(offset + length)..].IndexOfAnyExcept((byte)0xA5) < 0, "bytes after the copy changed");
 
-                    var back = new byte[length + 2];
-                    PageCopy.CopyOut(frame + offset, back.AsSpan(1, length));
-                    Assert.Equal(0, back[0]);
-                    Assert.Equal(0, back[^1]);
-                    Assert.True(back.AsSpan(1, length).SequenceEqual(source.AsSpan(skew, length)));
+                    foreach (var sequential in new[] { false, true })
+                    {
+                        var back = new byte[length + 2];
+                        PageCopy.CopyOut(frame + offset, back.AsSpan(1, length), sequential);
+                        Assert.Equal(0, back[0]);
+                        Assert.Equal(0, back[^1]);
+                        Assert.True(back.AsSpan(1, length).SequenceEqual(source.AsSpan(skew, length)));
+                    }
                 }
             }
         }
@@ -95,7 +98,7 @@ public class DataPathCopyTests : EngineTest
 public class SmallNonTemporalWriteTests : EngineTest
 {
     public SmallNonTemporalWriteTests()
-        : base("size=48M,nr_inodes=64", 64L << 20)
+        : base("size=48M,nr_inodes=4096", 64L << 20)
     {
     }
 
@@ -124,6 +127,89 @@ public class SmallNonTemporalWriteTests : EngineTest
         var back = new byte[image.Length];
         var size = h.Read(back, 0);
         Assert.True(back.AsSpan(0, size).SequenceEqual(image.AsSpan(0, size)), "a written page or a hole around it reads back wrong");
+    }
+
+    [Fact]
+    public void AFrameFreedLongAgoIsColdAndOneFreedAMomentAgoOrCarvedIsNot()
+    {
+        var frames = Memory.Frames;
+        var carved = frames.Allocate(willOverwrite: false);
+        Assert.False(frames.IsCacheCold(carved), "a frame carved (and zeroed by the kernel) just now");
+
+        var others = new int[300]; // more than the 1 MiB of latest frees that count as hot
+        for (var i = 0; i < others.Length; i++)
+        {
+            others[i] = frames.Allocate(willOverwrite: true);
+        }
+
+        frames.Free(carved);
+        Assert.False(frames.IsCacheCold(carved), "freed a moment ago");
+        foreach (var pfn in others)
+        {
+            frames.Free(pfn);
+        }
+
+        Assert.True(frames.IsCacheCold(carved), "freed 300 frees ago");
+        Assert.False(frames.IsCacheCold(others[^1]), "the latest free");
+        Assert.True(frames.IsCacheCold(others[0]), "299 frees ago");
+    }
+
+    [Fact]
+    public void SmallWritesIntoFramesFreedLongAgoReadBack()
+    {
+        // A file's frames freed, then 3 MiB of other frees on top: the next writes take the
+        // hot frames first, then frames freed long ago, whose whole pages get non-temporal stores.
+        var rng = new Random(7);
+        var junk = new byte[3 << 20];
+        rng.NextBytes(junk);
+        foreach (var name in new[] { "/old", "/churn" })
+        {
+            using (var f = Open(name, OpenFlags.Create | OpenFlags.ReadWrite))
+            {
+                f.Write(junk, 0);
+            }
+
+            Fs.Unlink(name);
+        }
+
+        var image = new byte[6 << 20];
+        var files = new List<(FileHandle Handle, int Offset, int Length)>();
+        try
+        {
+            for (int at = 0, i = 0; at + 9000 < image.Length; i++)
+            {
+                var (offset, length) = (i % 4) switch
+                {
+                    0 => (0, 4096),
+                    1 => (100, 4096),
+                    2 => (0, 8192 + 17),
+                    _ => (4096, 3000),
+                };
+                var data = image.AsSpan(at, length);
+                rng.NextBytes(data);
+                var h = Open($"/s{i}", OpenFlags.Create | OpenFlags.ReadWrite);
+                files.Add((h, offset, length));
+                Assert.Equal(length, h.Write(data, offset));
+                at += length;
+            }
+
+            var from = 0;
+            foreach (var (h, offset, length) in files)
+            {
+                var back = new byte[offset + length];
+                Assert.Equal(offset + length, h.Read(back, 0));
+                Assert.True(back.AsSpan(0, offset).IndexOfAnyExcept((byte)0) < 0, "the hole before the data is not zero");
+                Assert.True(back.AsSpan(offset).SequenceEqual(image.AsSpan(from, length)), "a small file reads back wrong");
+                from += length;
+            }
+        }
+        finally
+        {
+            foreach (var (h, _, _) in files)
+            {
+                h.Dispose();
+            }
+        }
     }
 
     [Fact]
