@@ -20,7 +20,7 @@ internal sealed class Superblock
     public const long XattrOverhead = 40; // sizeof(struct simple_xattr) on 64-bit, charged with each xattr
 
     private readonly Lock statLock = new();
-    private readonly Dictionary<long, Inode> inodes = [];
+    private readonly InodeTable inodes = new();
     private long nextIno = 1;
     private long usedBlocks;
     private long freeIspace;
@@ -130,7 +130,7 @@ internal sealed class Superblock
                 inode.Nlink = 1;
             }
 
-            inodes.Add(inode.Ino, inode); // published whole, as before
+            inodes.Add(inode); // published whole, as before
         }
 
         return inode;
@@ -204,7 +204,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return inodes.GetValueOrDefault(ino);
+            return inodes.Find(ino);
         }
     }
 
@@ -351,7 +351,7 @@ internal sealed class Superblock
         Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
         lock (statLock)
         {
-            inodes.Remove(inode.Ino);
+            inodes.Remove(inode);
             if (MaxInodes != 0)
             {
                 freeIspace += BogoInodeSize;
@@ -381,7 +381,7 @@ internal sealed class Superblock
     {
         lock (statLock)
         {
-            return [.. inodes.Values];
+            return inodes.ToList();
         }
     }
 
