@@ -221,21 +221,33 @@ public sealed partial class FileSystem
     internal void UnlinkIn(Inode dir, ReadOnlySpan<char> name, bool trailingSlash, Credentials c)
     {
         Permission.Check(dir, AccessMode.Execute, c);
-        var inode = dir.Dir!.Lookup(name, out var position) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
-        if (trailingSlash)
+
+        // The lookup takes the name out of the index at once (one hash of it); a check that
+        // refuses the unlink puts it back, so a failed unlink leaves the directory as it was.
+        var contents = dir.Dir!;
+        var inode = contents.Detach(name, out var position) ?? TmpfsException.Throw<Inode>(Errno.ENOENT, $"no such file: '{name}'");
+        try
         {
-            // do_unlinkat "slashes": decided before may_delete, so before any permission check.
-            TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
+            if (trailingSlash)
+            {
+                // do_unlinkat "slashes": decided before may_delete, so before any permission check.
+                TmpfsException.Throw(inode.IsDirectory ? Errno.EISDIR : Errno.ENOTDIR, "trailing slash");
+            }
+
+            // may_delete: permission and sticky bit first, then the type.
+            Permission.CheckDelete(dir, inode, c);
+            if (inode.IsDirectory)
+            {
+                TmpfsException.Throw(Errno.EISDIR, "is a directory");
+            }
+        }
+        catch
+        {
+            contents.Reattach(position);
+            throw;
         }
 
-        // may_delete: permission and sticky bit first, then the type.
-        Permission.CheckDelete(dir, inode, c);
-        if (inode.IsDirectory)
-        {
-            TmpfsException.Throw(Errno.EISDIR, "is a directory");
-        }
-
-        dir.Dir.RemoveAt(position);
+        contents.RemoveDetached(position);
         RemovedEntry(dir, inode);
     }
 

@@ -152,10 +152,42 @@ internal sealed class DirectoryContents
     /// <summary>Removes the entry at a position that a lookup gave (the directory unchanged since).</summary>
     public Inode RemoveAt(int position)
     {
+        var removed = byName.Remove(slots[position].Name!);
+        Debug.Assert(removed, "entry not indexed by name");
+        return RemoveDetached(position);
+    }
+
+    /// <summary>
+    /// An unlink's lookup with one hash of the name: the entry's inode, or null, with the name
+    /// already out of the index. The caller then either completes the removal with
+    /// <see cref="RemoveDetached"/> or, when a check refuses it, puts the name back with
+    /// <see cref="Reattach"/>, before anything else changes the directory (namespace lock
+    /// held for writing throughout). ENAMETOOLONG as a lookup.
+    /// </summary>
+    public Inode? Detach(ReadOnlySpan<char> name, out int position)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+
+        if (!bySpan.Remove(name, out _, out position))
+        {
+            position = -1;
+            return null;
+        }
+
+        return slots[position].Inode;
+    }
+
+    /// <summary>Undoes a <see cref="Detach"/> that found an entry: the name indexes its slot again.</summary>
+    public void Reattach(int position) => byName.Add(slots[position].Name!, position);
+
+    /// <summary>Completes a <see cref="Detach"/>: the slot becomes a tombstone.</summary>
+    public Inode RemoveDetached(int position)
+    {
         ref var entry = ref slots[position];
         var inode = entry.Inode!;
-        var removed = byName.Remove(entry.Name!);
-        Debug.Assert(removed, "entry not indexed by name");
         entry = new Slot { Cookie = entry.Cookie }; // a tombstone keeps its place in cookie order
 
         // Tombstones at either end cost nothing to skip: names removed oldest first (or newest

@@ -72,3 +72,39 @@ public class UnlinkTests : EngineTest
         Assert.Equal(free + 4096, Memory.FreeBytes);
     }
 }
+
+/// <summary>
+/// An unlink takes the name out of the directory's index before its checks and puts it back
+/// when one refuses: a refused unlink must leave the directory exactly as it was.
+/// </summary>
+public class RefusedUnlinkTests : EngineTest
+{
+    [Fact]
+    public void ARefusedUnlinkLeavesTheEntryItsCookieAndOrderAsTheyWere()
+    {
+        Fs.Mkdir("/t", 0x3FF /* 01777: sticky, world-writable */);
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            Create($"/t/{name}", name);
+        }
+
+        Fs.Mkdir("/t/sub", 0x1ED);
+        Fs.Chown("/t/b", Alice.Uid, Alice.Gid);
+        var before = Fs.ReadDirectory("/t").Select(e => (e.Name, e.Ino, e.NextCookie)).ToList();
+
+        Assert.Equal(Errno.EISDIR, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/sub")).Errno);
+        Assert.Equal(Errno.ENOTDIR, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/a/")).Errno);
+        Assert.Equal(Errno.EPERM, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/c", Bob)).Errno); // sticky: Bob owns neither
+        Assert.Equal(Errno.ENOENT, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/zz")).Errno);
+
+        Assert.Equal(before, Fs.ReadDirectory("/t").Select(e => (e.Name, e.Ino, e.NextCookie)).ToList());
+        Assert.Equal("c", ReadText("/t/c"));
+
+        // The same names can still be looked up, removed and created again.
+        Fs.Unlink("/t/b", Alice);
+        Fs.Unlink("/t/a");
+        Create("/t/a", "again");
+        Assert.Equal(["a", "c", "sub"], Names("/t"));
+        Assert.Equal("again", ReadText("/t/a"));
+    }
+}
