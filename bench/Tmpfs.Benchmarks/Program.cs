@@ -4,6 +4,7 @@ using Tmpfs.Benchmarks;
 // dotnet run -c Release --project bench/Tmpfs.Benchmarks -- --filter '*'   BenchmarkDotNet, all workloads
 // dotnet run -c Release --project bench/Tmpfs.Benchmarks -- overhead       memory overhead table
 // dotnet run -c Release --project bench/Tmpfs.Benchmarks -- smoke          one timed pass of each workload (no BenchmarkDotNet)
+// dotnet run -c Release --project bench/Tmpfs.Benchmarks -- copies         the page copy strategies side by side
 if (args.Length > 0 && args[0] == "overhead")
 {
     return Overhead.Run(args[1..]);
@@ -12,6 +13,11 @@ if (args.Length > 0 && args[0] == "overhead")
 if (args.Length > 0 && args[0] == Overhead.ChildVerb)
 {
     return Overhead.RunChild(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "copies")
+{
+    return CopyStrategies.Run();
 }
 
 if (args.Length > 0 && args[0] == "smoke")
