@@ -10,21 +10,16 @@ namespace Tmpfs.Memory;
 /// a few hundred MiB/s for those faults alone (docs/benchmarks.md).
 /// </summary>
 /// <remarks>
-/// Each chunk asks for transparent huge pages (MADV_HUGEPAGE; the system's setting still
-/// decides), as the kernel reaches every page frame through its direct map, which huge
-/// pages map. With 4 KiB pages a random 4 KiB read of a large file missed the TLB on the
-/// frame, a page walk under the hypervisor's nested paging: 747-774 ns against 565-585 ns
-/// with huge pages, and 1 MiB reads 61-69 ms against 47-49 ms per GiB (smoke A/B,
-/// docs/benchmarks.md). The price is the first touch of guest memory the hypervisor has
-/// never backed: populating 1 GiB of huge pages took 2.35 s there, against 0.32 s with
-/// 4 KiB pages; memory the guest has used before (huge pages recycled) took 0.10 s.
+/// Transparent huge pages (MADV_HUGEPAGE) were measured and left out: on the VM measured, a
+/// huge page fault on memory the guest had not touched before cleared 2 MiB at a few hundred
+/// MB/s (the hypervisor backing it on first touch), slower than 4 KiB pages from the
+/// kernel's recently freed, already backed ones.
 /// </remarks>
 internal static unsafe partial class ChunkMemory
 {
     private const nuint HugePage = 2 << 20;
     private const int ProtRead = 1, ProtWrite = 2;
     private const int MapPrivate = 0x02, MapAnonymous = 0x20;
-    private const int MadvHugePage = 14;
     private const int MadvPopulateWrite = 23; // Linux 5.14
     private static int populateWorks = OperatingSystem.IsLinux() ? 1 : 0;
 
@@ -54,13 +49,6 @@ internal static unsafe partial class ChunkMemory
         if (tail > 0)
         {
             _ = munmap((void*)(start + bytes), tail);
-        }
-
-        // Whole 2 MiB pieces only; an error (THP compiled out) just leaves 4 KiB pages.
-        var huge = bytes & ~(HugePage - 1);
-        if (huge > 0)
-        {
-            _ = madvise((void*)start, huge, MadvHugePage);
         }
 
         return (byte*)start;

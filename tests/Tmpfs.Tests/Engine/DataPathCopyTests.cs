@@ -56,48 +56,6 @@ public class DataPathCopyTests : EngineTest
         }
     }
 
-    [Fact]
-    public unsafe void FrameChunksAskForTransparentHugePages()
-    {
-        // The kernel reaches page frames through its huge-page direct map; the chunks ask
-        // for the same (MADV_HUGEPAGE), which /proc/self/smaps shows as the "hg" flag.
-        if (!OperatingSystem.IsLinux())
-        {
-            return; // smaps is Linux's, as is the advice
-        }
-
-        var frames = Memory.Frames;
-        var pfn = frames.Allocate(willOverwrite: false);
-        try
-        {
-            var address = (ulong)frames.Address(pfn);
-            string? flags = null;
-            var inside = false;
-            foreach (var line in File.ReadLines("/proc/self/smaps"))
-            {
-                var dash = line.IndexOf('-');
-                var space = line.IndexOf(' ');
-                if (dash > 0 && space > dash && ulong.TryParse(line[..dash], System.Globalization.NumberStyles.HexNumber, null, out var from) &&
-                    ulong.TryParse(line[(dash + 1)..space], System.Globalization.NumberStyles.HexNumber, null, out var to))
-                {
-                    inside = from <= address && address < to;
-                }
-                else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
-                {
-                    flags = line;
-                    break;
-                }
-            }
-
-            Assert.NotNull(flags);
-            Assert.Contains(" hg", flags);
-        }
-        finally
-        {
-            frames.Free(pfn);
-        }
-    }
-
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
