@@ -10,10 +10,15 @@ namespace Tmpfs.Memory;
 /// a few hundred MiB/s for those faults alone (docs/benchmarks.md).
 /// </summary>
 /// <remarks>
-/// Transparent huge pages (MADV_HUGEPAGE) were measured and left out: on the VM measured, a
-/// huge page fault on memory the guest had not touched before cleared 2 MiB at a few hundred
-/// MB/s (the hypervisor backing it on first touch), slower than 4 KiB pages from the
-/// kernel's recently freed, already backed ones.
+/// Transparent huge pages (MADV_HUGEPAGE) were measured twice and left out. They would model
+/// the kernel's direct map, and in the steady state they pay: a random 4 KiB read of a large
+/// file stops missing the TLB under nested paging (smoke: 747-774 ns with 4 KiB pages,
+/// 565-585 ns with huge ones; 1 MiB reads 61-69 against 47-49 ms per GiB). But on the VM
+/// measured, huge pages come from guest memory the hypervisor has never backed, and their
+/// first touch runs at a few hundred MB/s: populating 1 GiB took 2.35 s against 0.32 s for
+/// 4 KiB pages, which the kernel recycles from recently freed, already backed ones. Every
+/// budget that grows pays it: swapoff into a grown budget fell from 775-1045 MB/s to
+/// 319-366 MB/s (bench/Tmpfs.SwapBench, A/B), below the kernel's tmpfs times three.
 /// </remarks>
 internal static unsafe partial class ChunkMemory
 {
