@@ -28,7 +28,12 @@ if (args.Length > 0 && args[0] == "smoke")
     if (Environment.GetEnvironmentVariable(delay) is null && Environment.ProcessPath is { } host)
     {
         var start = new System.Diagnostics.ProcessStartInfo(host) { Environment = { [delay] = "0" } };
-        foreach (var arg in Environment.GetCommandLineArgs()[(Path.GetFileName(host) is "dotnet" ? 0 : 1)..])
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(Smoke).Assembly.Location);
+        }
+
+        foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }

@@ -14,8 +14,8 @@ public sealed partial class FileHandle : IDisposable
     private int closed;
 
     // file_ra_state.prev_pos: where the last read ended, so that a read continuing there (or
-    // a first read from the start) is known to be sequential. Racy by design, as the
-    // kernel's: it only picks how pages are copied.
+    // a first read from the start) is known to be sequential. Read and written under the
+    // inode lock; it only picks how pages are copied.
     private long readEnd;
 
     internal FileHandle(FileSystem fs, Inode inode, OpenFlags flags, Credentials opener)

@@ -9,8 +9,10 @@ namespace Tmpfs.Memory;
 /// Copies between callers' buffers and page frames with vector loads and stores (the
 /// kernel's copy_from_user/copy_to_user into a folio). Span.CopyTo hands 2 KiB and more to
 /// libc's memmove, which copies a page with <c>rep movsb</c>: on the AMD machines measured
-/// (docs/benchmarks.md) that ran at half the speed of a plain vector loop when source and
-/// frame were not equally aligned, as a caller's byte[] (16 bytes past a 64-byte line) never is.
+/// (`-- copies` in docs/benchmarks.md) that is slower than a plain vector loop on a cached
+/// page (54 against 36 ns read, 53 against 45 ns written, a caller's byte[] being 16 bytes
+/// past a 64-byte line) and on pages taken at random, but faster on uncached pages read in
+/// order, which is the one case <see cref="CopyOut"/> gives it.
 /// </summary>
 /// <remarks>
 /// Streaming copies use non-temporal stores: a large write would evict itself from the

@@ -9,7 +9,10 @@ internal struct PageDescriptor
     /// <summary>The mapping that owns the frame while it is in a page cache, else null.</summary>
     public AddressSpace? Mapping;
 
-    /// <summary>The page's index in its mapping (page->index).</summary>
+    /// <summary>
+    /// The page's index in its mapping (page->index); the swap entry's value in the swap
+    /// cache; while the frame is free, its number in the count of frees (PageFrames.IsCacheCold).
+    /// </summary>
     public long Index;
 
     /// <summary><see cref="PageFlags"/>, changed only with Interlocked operations.</summary>

@@ -24,6 +24,14 @@ internal sealed unsafe class PageFrames : IDisposable
     private const int WaitTableSize = 256;
     private const int PopulateMin = 8; // fewer fresh frames are cheaper to fault one by one
 
+    /// <summary>
+    /// How many of the latest frees count as cache-hot: 1 MiB, the L2 of a core on the
+    /// machines measured. The kernel's per-CPU free lists kept hot and cold pages apart the
+    /// same way (free_hot_cold_page, before 4.15), so that a hot page went to a writer that
+    /// would use the cache.
+    /// </summary>
+    private const long HotFrames = (1 << 20) / PageSize;
+
     private readonly byte*[] chunks;
     private readonly PageDescriptor[]?[] descriptors; // one array per carved chunk: no cost for memory never used
     private readonly object[] waitTable;
@@ -36,13 +44,6 @@ internal sealed unsafe class PageFrames : IDisposable
     // from one freed long since (see IsCacheCold).
     private long freeSequence;
 
-    /// <summary>
-    /// How many of the latest frees count as cache-hot: 1 MiB, the L2 of a core on the
-    /// machines measured. The kernel's per-CPU free lists kept hot and cold pages apart the
-    /// same way (free_hot_cold_page, before 4.15), so that a hot page went to a writer that
-    /// would use the cache.
-    /// </summary>
-    private const long HotFrames = (1 << 20) / PageSize;
     private int carvedFrames;
     private int limitFrames;
     private int disposed;

@@ -60,14 +60,11 @@ internal sealed class DirectoryContents
 
     /// <summary>
     /// <see cref="Lookup(ReadOnlySpan{char})"/> that also gives the entry's position, for
-    /// <see cref="RemoveAt"/> while nothing else changes the directory (unlink).
+    /// <see cref="RemoveAt"/> while nothing else changes the directory.
     /// </summary>
     public Inode? Lookup(ReadOnlySpan<char> name, out int position)
     {
-        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
-        {
-            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-        }
+        CheckNameLength(name);
 
         if (!bySpan.TryGetValue(name, out position))
         {
@@ -87,10 +84,7 @@ internal sealed class DirectoryContents
     /// </summary>
     public ref int LookupOrReserve(string name, out Inode? existing)
     {
-        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
-        {
-            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-        }
+        CheckNameLength(name);
 
         if (used == slots.Length)
         {
@@ -166,10 +160,7 @@ internal sealed class DirectoryContents
     /// </summary>
     public Inode? Detach(ReadOnlySpan<char> name, out int position)
     {
-        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
-        {
-            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
-        }
+        CheckNameLength(name);
 
         if (!bySpan.Remove(name, out _, out position))
         {
@@ -265,6 +256,15 @@ internal sealed class DirectoryContents
     }
 
     /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
+    // simple_lookup's ENAMETOOLONG: reported at lookup, after the search permission check.
+    private static void CheckNameLength(ReadOnlySpan<char> name)
+    {
+        if (name.Length > PathWalk.NameMax / 3 && System.Text.Encoding.UTF8.GetByteCount(name) > PathWalk.NameMax)
+        {
+            TmpfsException.Throw(Errno.ENAMETOOLONG, "file name longer than 255 bytes");
+        }
+    }
+
     private void Grow()
     {
         if ((used - byName.Count) * 4 > used)

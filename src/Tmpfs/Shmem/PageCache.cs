@@ -242,9 +242,9 @@ internal static partial class PageCache
             // file written into such a frame: 418 -> 246 ns for the copy). A frame freed a moment
             // ago is still cached and keeps ordinary stores, as the kernel's tmpfs always does,
             // so a small file rewritten and soon read again finds its data in the cache.
-            var coldFresh = !streaming && inode.Alloced > LargeFilePages ? ~0UL : coldFrames;
-            done = FillRun(frames, run[..got], offset, source[..count], done, streaming, coldFresh);
-            if (streaming || coldFresh != 0)
+            var nonTemporalPages = (!streaming && inode.Alloced > LargeFilePages) ? ~0UL : coldFrames;
+            done = FillRun(frames, run[..got], offset, source[..count], done, streaming, nonTemporalPages);
+            if (streaming || nonTemporalPages != 0)
             {
                 PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
             }
@@ -382,6 +382,7 @@ internal static partial class PageCache
     /// </summary>
     private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, bool streaming, ulong wholePagesNonTemporal)
     {
+        Debug.Assert(pfns.Length <= MaxRun, "a run longer than the non-temporal page mask");
         for (var i = 0; i < pfns.Length; i++)
         {
             var pfn = pfns[i];

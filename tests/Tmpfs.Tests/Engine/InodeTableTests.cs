@@ -64,7 +64,7 @@ public class InodeTableTests : EngineTest
             var batch = new List<Inode>();
             for (var i = 0; i < 1000; i++)
             {
-                batch.Add(new Inode(sb, ino++, 0, FileModes.Regular | 0x1A4, 0, 0, 0));
+                batch.Add(NewInode(ino++));
             }
 
             foreach (var inode in batch)
@@ -82,6 +82,69 @@ public class InodeTableTests : EngineTest
 
         Assert.Equal(1, table.Count);
         Assert.Same(keep, Assert.Single(table.ToList()));
-        Assert.Equal(1, table.LiveChunks);
+        Assert.Same(keep, table.Find(keep.Ino));
+        Assert.True(table.LiveChunks <= 1, $"{table.LiveChunks} chunks held for one live inode and the newest numbers");
     }
+
+    [Fact]
+    public void CreateAndDeleteChurnAllocatesAlmostNothing()
+    {
+        // One create and one unlink after the other, nothing else alive near the newest
+        // numbers: the newest chunk stays, so only a chunk per 1024 numbers is allocated.
+        var table = new InodeTable();
+        var inodes = Enumerable.Range(0, 5000).Select(i => NewInode(1000 + i)).ToArray();
+        table.Add(inodes[0]);
+        table.Remove(inodes[0]);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var inode in inodes.AsSpan(1))
+        {
+            table.Add(inode);
+            table.Remove(inode);
+        }
+
+        var perPair = (GC.GetAllocatedBytesForCurrentThread() - before) / (inodes.Length - 1.0);
+        Assert.True(perPair < 64, $"{perPair:F0} bytes allocated per create and unlink");
+        Assert.Equal(0, table.Count);
+    }
+
+    [Fact]
+    public void AFewInodesKeptAmongManyDeletedCostNoChunkEach()
+    {
+        // One file in 100 kept over 100,000 numbers: the chunks behind the newest go to the
+        // dictionary, so memory follows the 1,000 live inodes, not the numbers used.
+        var table = new InodeTable();
+        var kept = new List<Inode>();
+        for (var ino = 10L; ino < 100_010; ino++)
+        {
+            var inode = NewInode(ino);
+            table.Add(inode);
+            if (ino % 100 == 0)
+            {
+                kept.Add(inode);
+            }
+            else
+            {
+                table.Remove(inode);
+            }
+        }
+
+        Assert.Equal(kept.Count, table.Count);
+        Assert.True(table.LiveChunks <= 2, $"{table.LiveChunks} chunks held for {kept.Count} sparse inodes");
+        Assert.True(table.SparseCount >= kept.Count - 2 * 11, "the sparse inodes are not in the dictionary");
+        foreach (var inode in kept)
+        {
+            Assert.Same(inode, table.Find(inode.Ino));
+        }
+
+        Assert.Equal(kept.Select(i => i.Ino), table.ToList().Select(i => i.Ino));
+        foreach (var inode in kept)
+        {
+            table.Remove(inode);
+        }
+
+        Assert.Equal(0, table.Count);
+        Assert.Equal(0, table.SparseCount);
+    }
+
+    private Inode NewInode(long ino) => new(Fs.Superblock, ino, 0, FileModes.Regular | 0x1A4, 0, 0, 0);
 }

@@ -96,6 +96,9 @@ public class RefusedUnlinkTests : EngineTest
         Assert.Equal(Errno.ENOTDIR, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/a/")).Errno);
         Assert.Equal(Errno.EPERM, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/c", Bob)).Errno); // sticky: Bob owns neither
         Assert.Equal(Errno.ENOENT, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/zz")).Errno);
+        Fs.Chmod("/t", 0x3ED /* 01755 */);
+        Assert.Equal(Errno.EACCES, Assert.Throws<TmpfsException>(() => Fs.Unlink("/t/b", Alice)).Errno); // no write permission
+        Fs.Chmod("/t", 0x3FF);
 
         Assert.Equal(before, Fs.ReadDirectory("/t").Select(e => (e.Name, e.Ino, e.NextCookie)).ToList());
         Assert.Equal("c", ReadText("/t/c"));
