@@ -81,6 +81,21 @@ internal sealed partial class FuseSession
 
     private void Getattr(Worker w, in Request r) => SendAttr(w, r.Unique, Nodes.GetAttributes((long)r.NodeId));
 
+    /// <summary>
+    /// FUSE_STATX (7.39): what GETATTR answers, and the birth time, which only statx carries
+    /// (the kernel's tmpfs reports it: shmem_getattr). The kernel asks for it when a caller's
+    /// statx mask goes past the basic stats (`stat` asks for STATX_BTIME); an ENOSYS here would
+    /// make it fall back to GETATTR for good and report no birth time.
+    /// </summary>
+    private void Statx(Worker w, in Request r)
+    {
+        var s = Nodes.GetAttributes((long)r.NodeId);
+        ref var o = ref w.Reply.Struct<StatxOut>();
+        Encode.Timeout(Options.AttributeTimeout, out o.AttrValid, out o.AttrValidNsec);
+        Encode.Statx(s, ref o.Stat);
+        Reply(w, r.Unique, w.Reply.Send<StatxOut>(r.Unique));
+    }
+
     private void Setattr(Worker w, in Request r)
     {
         ref readonly var a = ref r.Arg<SetattrIn>();

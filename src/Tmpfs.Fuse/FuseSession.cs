@@ -291,6 +291,7 @@ internal sealed partial class FuseSession
         t[(int)Opcode.Forget] = static (s, w, in r) => s.Forget(r);
         t[(int)Opcode.BatchForget] = static (s, w, in r) => s.BatchForget(r);
         t[(int)Opcode.Getattr] = static (s, w, in r) => s.Getattr(w, r);
+        t[(int)Opcode.Statx] = static (s, w, in r) => s.Statx(w, r);
         t[(int)Opcode.Setattr] = static (s, w, in r) => s.Setattr(w, r);
         t[(int)Opcode.Readlink] = static (s, w, in r) => s.Readlink(w, r);
         t[(int)Opcode.Symlink] = static (s, w, in r) => s.Symlink(w, r);
@@ -328,7 +329,6 @@ internal sealed partial class FuseSession
         t[(int)Opcode.CopyFileRange64] = static (s, w, in r) => s.CopyFileRange(w, r, wide: true);
 
         // Left out on purpose, answered ENOSYS (sticky in the kernel):
-        // STATX: this machine's fuse.h (7.38) predates fuse_statx; the kernel falls back to GETATTR.
         // GETLK/SETLK/SETLKW: POSIX_LOCKS/FLOCK_LOCKS are not negotiated, the kernel locks locally.
         // IOCTL, POLL, BMAP, SETUPMAPPING/REMOVEMAPPING, SYNCFS: not a tmpfs's (virtiofs, fuseblk, cuse).
         return t;

@@ -70,6 +70,8 @@ public sealed class KernelComparisonTests
             "print(open('f', 'rb').read()[16380:16390], os.stat('f').st_blocks)\n" +
             "\"; od -c f | tail -3"),
         ("utimes", "touch -d '2001-01-01 00:00:00.123456789' f; stat -c '%y %x' f; touch -m -d @0 f; stat -c %Y f; touch -a -d '1960-01-01' f; stat -c %X f"),
+        // Birth time comes only through statx (FUSE_STATX); device numbers through it too.
+        ("birth time and device numbers", "touch f; b=$(stat -c %W f); [ \"$b\" -gt 0 ] && [ \"$b\" -le \"$(stat -c %Y f)\" ] && echo born; stat -c %w f | cut -c1-2; touch -d @1000 f; [ \"$(stat -c %W f)\" = \"$b\" ] && echo kept; mknod c c 1 3; mknod b b 259 70000; stat -c '%n %t %T %F' c b; mkdir d; [ \"$(stat -c %W d)\" -gt 0 ] && echo dir-born"),
     ];
 
     /// <param name="directIo">With FOPEN_DIRECT_IO opens (the direct_io mount option): the kernel's page cache out of the way.</param>

@@ -46,6 +46,10 @@ public sealed class WireTests
         Assert.Equal(56, Unsafe.SizeOf<CopyFileRangeIn>());
         Assert.Equal(16, Unsafe.SizeOf<ForgetOne>());
         Assert.Equal(16, Unsafe.SizeOf<GetattrIn>());
+        Assert.Equal(24, Unsafe.SizeOf<StatxIn>()); // 7.39, from the kernel's uapi header
+        Assert.Equal(16, Unsafe.SizeOf<SxTime>());
+        Assert.Equal(256, Unsafe.SizeOf<FuseStatx>());
+        Assert.Equal(288, Unsafe.SizeOf<StatxOut>());
         Assert.Equal(8, Unsafe.SizeOf<SetxattrIn>());
         Assert.Equal(FuseProtocol.CompatSetxattrInSize, Unsafe.SizeOf<SetxattrIn>());
     }
@@ -57,6 +61,11 @@ public sealed class WireTests
         Assert.Equal(36, (int)Marshal.OffsetOf<InHeader>(nameof(InHeader.TotalExtlen)));
         Assert.Equal(40, (int)Marshal.OffsetOf<EntryOut>(nameof(EntryOut.Attr)));
         Assert.Equal(60, (int)Marshal.OffsetOf<FuseAttr>(nameof(FuseAttr.Mode)));
+        Assert.Equal(28, (int)Marshal.OffsetOf<FuseStatx>(nameof(FuseStatx.Mode)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<FuseStatx>(nameof(FuseStatx.Ino)));
+        Assert.Equal(80, (int)Marshal.OffsetOf<FuseStatx>(nameof(FuseStatx.Btime)));
+        Assert.Equal(128, (int)Marshal.OffsetOf<FuseStatx>(nameof(FuseStatx.RdevMajor)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<StatxOut>(nameof(StatxOut.Stat)));
         Assert.Equal(28, (int)Marshal.OffsetOf<InitOut>(nameof(InitOut.MaxPages)));
         Assert.Equal(32, (int)Marshal.OffsetOf<InitOut>(nameof(InitOut.Flags2)));
         Assert.Equal(68, (int)Marshal.OffsetOf<SetattrIn>(nameof(SetattrIn.Mode)));
@@ -147,13 +156,29 @@ public sealed class WireTests
         // Errors are the engine's errno, negated; unknown opcodes ENOSYS.
         session.Dispatch(w, Build(Opcode.Mkdir, 4, 1, s => { s.Add(Bytes(new MkdirIn { Mode = 0x1ED })); s.Add(Z("d")); }));
         Assert.Equal(-(int)Errno.EEXIST, MemoryMarshal.Read<OutHeader>(replies[3]).Error);
-        session.Dispatch(w, Build(Opcode.Statx, 5, 1, _ => { }));
+        session.Dispatch(w, Build(Opcode.Ioctl, 5, 1, _ => { }));
         Assert.Equal(-(int)Errno.ENOSYS, MemoryMarshal.Read<OutHeader>(replies[4]).Error);
 
         // FORGET has no reply and drops the lookup.
         session.Dispatch(w, Build(Opcode.Forget, 6, entry.NodeId, s => s.Add(BitConverter.GetBytes(1UL))));
         Assert.Equal(5, replies.Count);
         Assert.Equal(0, fs.Nodes.LookupCount((long)entry.NodeId));
+
+        // STATX answers what GETATTR does and the birth time, with the basic stats and btime in its mask.
+        fs.Mknod("/dev", FileModes.BlockDevice | 0x1A4, rdev: (259UL << 8) | 0xD0UL | (0x11100UL << 12)); // makedev(259, 0x111D0)
+        var dev = fs.Stat("/dev");
+        session.Dispatch(w, Build(Opcode.Statx, 7, (ulong)dev.Ino, s => s.Add(Bytes(new StatxIn { SxMask = 0xFFF }))));
+        Assert.Equal(0, MemoryMarshal.Read<OutHeader>(replies[5]).Error);
+        Assert.Equal(16u + 288u, MemoryMarshal.Read<OutHeader>(replies[5]).Len);
+        var sx = MemoryMarshal.Read<StatxOut>(replies[5].AsSpan(16)).Stat;
+        Assert.Equal(0xFFFu, sx.Mask);
+        Assert.Equal((ulong)dev.Ino, sx.Ino);
+        Assert.Equal((ushort)dev.Mode, sx.Mode);
+        Assert.Equal(dev.Btime.Seconds, sx.Btime.Sec);
+        Assert.Equal((uint)dev.Btime.Nanoseconds, sx.Btime.Nsec);
+        Assert.Equal(dev.Mtime.Seconds, sx.Mtime.Sec);
+        Assert.Equal(259u, sx.RdevMajor);
+        Assert.Equal(0x111D0u, sx.RdevMinor);
         fs.Unmount();
     }
 

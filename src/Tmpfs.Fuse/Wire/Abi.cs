@@ -278,6 +278,64 @@ internal struct LinkIn
     public ulong OldNodeId;
 }
 
+/// <summary>struct fuse_statx_in (7.39; not in this machine's 7.38 header, laid out as the kernel's uapi).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct StatxIn
+{
+    public uint GetattrFlags;
+    public uint Reserved;
+    public ulong Fh;
+    public uint SxFlags;
+    public uint SxMask;
+}
+
+/// <summary>struct fuse_sx_time.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct SxTime
+{
+    public long Sec;
+    public uint Nsec;
+    public int Reserved;
+}
+
+/// <summary>struct fuse_statx: the fields of struct statx a FUSE server fills, 256 bytes with its spare.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 256)]
+internal struct FuseStatx
+{
+    public uint Mask;
+    public uint Blksize;
+    public ulong Attributes;
+    public uint Nlink;
+    public uint Uid;
+    public uint Gid;
+    public ushort Mode;
+    public ushort Spare0;
+    public ulong Ino;
+    public ulong Size;
+    public ulong Blocks;
+    public ulong AttributesMask;
+    public SxTime Atime;
+    public SxTime Btime;
+    public SxTime Ctime;
+    public SxTime Mtime;
+    public uint RdevMajor;
+    public uint RdevMinor;
+    public uint DevMajor;
+    public uint DevMinor;
+}
+
+/// <summary>struct fuse_statx_out.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct StatxOut
+{
+    public ulong AttrValid;
+    public uint AttrValidNsec;
+    public uint Flags;
+    public ulong Spare0;
+    public ulong Spare1;
+    public FuseStatx Stat;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal struct SetattrIn
 {

@@ -33,6 +33,34 @@ internal static class Encode
         a.Flags = 0;
     }
 
+    /// <summary>STATX_BASIC_STATS | STATX_BTIME: all a tmpfs inode has (shmem_getattr).</summary>
+    public const uint StatxMask = 0x7FF | 0x800;
+
+    /// <summary>
+    /// The attributes as struct fuse_statx, birth time included. Device numbers are split as
+    /// glibc's major()/minor() split a dev_t; the kernel ignores dev_major/minor (its own
+    /// superblock's device stands), so they stay 0.
+    /// </summary>
+    public static void Statx(in StatInfo s, ref FuseStatx x)
+    {
+        x = default;
+        x.Mask = StatxMask;
+        x.Blksize = (uint)s.BlockSize;
+        x.Nlink = s.Nlink;
+        x.Uid = s.Uid;
+        x.Gid = s.Gid;
+        x.Mode = (ushort)s.Mode;
+        x.Ino = (ulong)s.Ino;
+        x.Size = (ulong)s.Size;
+        x.Blocks = (ulong)s.Blocks;
+        x.Atime = SxTime(s.Atime);
+        x.Btime = SxTime(s.Btime);
+        x.Ctime = SxTime(s.Ctime);
+        x.Mtime = SxTime(s.Mtime);
+        x.RdevMajor = (uint)(((s.Rdev >> 8) & 0xFFF) | ((s.Rdev >> 32) & 0xFFFFF000));
+        x.RdevMinor = (uint)((s.Rdev & 0xFF) | ((s.Rdev >> 12) & 0xFFFFFF00));
+    }
+
     public static void Entry(in StatInfo s, ref EntryOut e, TimeSpan entryTimeout, TimeSpan attrTimeout)
     {
         e.NodeId = (ulong)s.Ino;
@@ -41,6 +69,8 @@ internal static class Encode
         Timeout(attrTimeout, out e.AttrValid, out e.AttrValidNsec);
         Attr(s, ref e.Attr);
     }
+
+    private static SxTime SxTime(Timespec t) => new() { Sec = t.Seconds, Nsec = (uint)t.Nanoseconds };
 
     public static void Timeout(TimeSpan t, out ulong seconds, out uint nanoseconds)
     {
