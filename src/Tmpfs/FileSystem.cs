@@ -243,7 +243,7 @@ public sealed partial class FileSystem
             if (ReferenceEquals(inode.Sb, sb))
             {
                 listed++;
-                swapped += Volatile.Read(ref inode.Swapped);
+                swapped += inode.Swapped;
             }
         }
 

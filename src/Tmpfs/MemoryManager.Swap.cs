@@ -198,7 +198,7 @@ public sealed partial class MemoryManager
             {
                 if (!live.Contains(inode.Sb))
                 {
-                    problems.Add($"inode {inode.Ino} on the swaplist belongs to a mount that is gone ({Volatile.Read(ref inode.Swapped)} page(s) swapped)");
+                    problems.Add($"inode {inode.Ino} on the swaplist belongs to a mount that is gone ({inode.Swapped} page(s) swapped)");
                 }
                 else if (inode.Evicted)
                 {
@@ -243,7 +243,7 @@ public sealed partial class MemoryManager
             var inode = list.First;
             while (inode is not null)
             {
-                if (Volatile.Read(ref inode.Swapped) == 0)
+                if (inode.Swapped == 0)
                 {
                     var after = inode.SwapNext;
                     list.Remove(inode);
@@ -251,7 +251,7 @@ public sealed partial class MemoryManager
                     continue;
                 }
 
-                inode.StopEviction++;
+                inode.Swap.StopEviction++;
                 Monitor.Exit(list.ListLock);
                 Interleaving.Point();
                 TmpfsException? error = null;
@@ -271,12 +271,12 @@ public sealed partial class MemoryManager
 
                 // Restart from the head if the inode left the list while we worked on it.
                 var next = inode.OnSwaplist ? inode.SwapNext : list.First;
-                if (Volatile.Read(ref inode.Swapped) == 0)
+                if (inode.Swapped == 0)
                 {
                     list.Remove(inode);
                 }
 
-                if (--inode.StopEviction == 0)
+                if (--inode.Swap.StopEviction == 0)
                 {
                     Monitor.PulseAll(list.ListLock);
                 }

@@ -64,7 +64,7 @@ internal static class Fsck
                 usedBlocks += superblocks[i].UsedBlocks;
                 foreach (var inode in superblocks[i].SnapshotInodes())
                 {
-                    swapEntries += Volatile.Read(ref inode.Swapped);
+                    swapEntries += inode.Swapped;
                 }
             }
 
@@ -463,7 +463,7 @@ internal static class Fsck
             problems.Add($"inode {ino}: the page tree walks {entries} entries but counts {inode.Pages.Count}");
         }
 
-        if (swapEntries != Volatile.Read(ref inode.Swapped))
+        if (swapEntries != inode.Swapped)
         {
             problems.Add($"inode {ino}: swapped {inode.Swapped} != {swapEntries} swap entries in its page cache");
         }

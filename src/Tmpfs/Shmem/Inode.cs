@@ -52,33 +52,33 @@ internal sealed class Inode : AddressSpace
     /// <summary>Pages charged to this inode (info->alloced): resident plus swapped.</summary>
     public long Alloced;
 
-    /// <summary>Pages of this inode on swap (info->swapped); changed with Interlocked.</summary>
-    public long Swapped;
+    private InodeSwapState? swap;
+
+    /// <summary>The swap state, made on first use (an inode that never swaps has none).</summary>
+    public InodeSwapState Swap =>
+        Volatile.Read(ref swap) ?? Interlocked.CompareExchange(ref swap, new InodeSwapState(), null) ?? swap!;
+
+    /// <summary>The swap state if the inode has one, else null (it never had a page on swap).</summary>
+    public InodeSwapState? SwapStateOrNull => Volatile.Read(ref swap);
+
+    /// <summary>Pages of this inode on swap (info->swapped).</summary>
+    public long Swapped => SwapStateOrNull is { } s ? Volatile.Read(ref s.Swapped) : 0;
+
+    /// <summary>On the swaplist (read without the swaplist lock, as shmem_evict_inode's list_empty).</summary>
+    public bool OnSwaplist => SwapStateOrNull is { } s && Volatile.Read(ref s.OnSwaplist);
+
+    /// <summary>Swapoff holds the inode (info->stop_eviction); read as <see cref="OnSwaplist"/>.</summary>
+    public int StopEviction => SwapStateOrNull is { } s ? Volatile.Read(ref s.StopEviction) : 0;
+
+    /// <summary>The next inode on the swaplist (swaplist lock held).</summary>
+    public Inode? SwapNext => SwapStateOrNull?.Next;
 
     /// <summary>Counts pages going to or coming from swap, in the inode and its mount.</summary>
     public void AddSwapped(int delta)
     {
-        Interlocked.Add(ref Swapped, delta);
+        Interlocked.Add(ref Swap.Swapped, delta);
         Interlocked.Add(ref Sb.SwappedPages, delta);
     }
-
-    /// <summary>
-    /// Swap readahead state (a hint, read and written without a lock): the index just past
-    /// the last swap-in run, and that run's window. A swap-in there is sequential.
-    /// </summary>
-    public long SwapReadaheadNext = -1;
-
-    public int SwapReadaheadWindow;
-
-    /// <summary>Swapoff is working on this inode: eviction waits (info->stop_eviction). Guarded by the swaplist lock.</summary>
-    public int StopEviction;
-
-    /// <summary>Links on the swaplist, guarded by the swaplist lock.</summary>
-    public Inode? SwapPrev;
-
-    public Inode? SwapNext;
-
-    public bool OnSwaplist;
 
     public DirectoryContents? Dir;
 

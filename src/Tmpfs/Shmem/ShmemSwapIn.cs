@@ -18,8 +18,9 @@ internal static partial class ShmemSwap
         // the run may reclaim to make room (the stream's older pages are the ones to go).
         // Otherwise 8 pages, and readahead beyond the page asked for never pushes memory
         // into reclaim.
-        var sequential = Volatile.Read(ref inode.SwapReadaheadNext) == index;
-        var window = sequential ? Math.Clamp(inode.SwapReadaheadWindow * 2, ReadaheadPages, MaxRun(inode)) : ReadaheadPages;
+        var state = inode.Swap; // a swap-in: the inode has pages on swap, so it has one
+        var sequential = Volatile.Read(ref state.ReadaheadNext) == index;
+        var window = sequential ? Math.Clamp(state.ReadaheadWindow * 2, ReadaheadPages, MaxRun(inode)) : ReadaheadPages;
         return SwapIn(inode, index, entry, window, sequential);
     }
 
@@ -294,8 +295,8 @@ internal static partial class ShmemSwap
             }
         }
 
-        Volatile.Write(ref inode.SwapReadaheadNext, index + good);
-        inode.SwapReadaheadWindow = window;
+        Volatile.Write(ref inode.Swap.ReadaheadNext, index + good);
+        inode.Swap.ReadaheadWindow = window;
         return result;
     }
 }

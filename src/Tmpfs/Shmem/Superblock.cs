@@ -309,7 +309,7 @@ internal sealed class Superblock
         // off the list and drops stop_eviction in one hold of the list lock, so "off the
         // list and no swapoff holding it" read here (acquire) is final; anything else takes
         // the lock in FinishEvict. The common case, never swapped, leaves in this one hold.
-        if (!Volatile.Read(ref inode.OnSwaplist) && Volatile.Read(ref inode.StopEviction) == 0)
+        if (!inode.OnSwaplist && inode.StopEviction == 0)
         {
             Forget(inode);
             return true;

@@ -29,24 +29,25 @@ internal sealed class Swaplist
     public void MoveTail(Inode inode)
     {
         Debug.Assert(Monitor.IsEntered(ListLock), "swaplist lock not held");
-        if (inode.OnSwaplist)
+        var state = inode.Swap;
+        if (state.OnSwaplist)
         {
             Unlink(inode);
         }
 
-        inode.SwapPrev = tail;
-        inode.SwapNext = null;
+        state.Prev = tail;
+        state.Next = null;
         if (tail is null)
         {
             head = inode;
         }
         else
         {
-            tail.SwapNext = inode;
+            tail.Swap.Next = inode;
         }
 
         tail = inode;
-        inode.OnSwaplist = true;
+        state.OnSwaplist = true;
         Count++;
     }
 
@@ -77,27 +78,28 @@ internal sealed class Swaplist
 
     private void Unlink(Inode inode)
     {
-        if (inode.SwapPrev is null)
+        var state = inode.Swap; // on the list, so it has one
+        if (state.Prev is null)
         {
-            head = inode.SwapNext;
+            head = state.Next;
         }
         else
         {
-            inode.SwapPrev.SwapNext = inode.SwapNext;
+            state.Prev.Swap.Next = state.Next;
         }
 
-        if (inode.SwapNext is null)
+        if (state.Next is null)
         {
-            tail = inode.SwapPrev;
+            tail = state.Prev;
         }
         else
         {
-            inode.SwapNext.SwapPrev = inode.SwapPrev;
+            state.Next.Swap.Prev = state.Prev;
         }
 
-        inode.SwapPrev = null;
-        inode.SwapNext = null;
-        inode.OnSwaplist = false;
+        state.Prev = null;
+        state.Next = null;
+        state.OnSwaplist = false;
         Count--;
     }
 }

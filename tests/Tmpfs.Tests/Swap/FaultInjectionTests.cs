@@ -34,7 +34,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         Assert.Equal(0, info.PswpOut);
         Assert.Equal(0, info.SwapCached);
         Assert.Equal(0, memory.SwapDevices[0].UsedBytes);
-        Assert.Equal(0, Volatile.Read(ref file.Inode.Swapped));
+        Assert.Equal(0, file.Inode.Swapped);
         for (long i = 0; i < 128; i++)
         {
             var entry = file.Inode.Pages.Get(i);
@@ -49,7 +49,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         backing.WriteFault = null;
         Assert.True(memory.Reclaim.Shrink(64) > 0, "reclaim did not swap out once writes worked again");
         Assert.True(memory.MemInfo.PswpOut > 0);
-        Assert.True(Volatile.Read(ref file.Inode.Swapped) > 0);
+        Assert.True(file.Inode.Swapped > 0);
         Assert.Equal(data, ReadAll(file, data.Length));
         Assert.True(memory.MemInfo.PswpIn > 0);
 

@@ -37,7 +37,7 @@ internal static class BrokenVariants
             return false;
         }
 
-        Interlocked.Increment(ref inode.Swapped); // shmem_swp_set + swapped++ under info->lock
+        Interlocked.Increment(ref inode.Swap.Swapped); // shmem_swp_set + swapped++ under info->lock
 
         // if (list_empty(&info->swaplist)) inode = igrab(inode);
         var pinned = !inode.OnSwaplist;
@@ -93,11 +93,11 @@ internal static class BrokenVariants
         }
 
         Interleaving.Point();
-        Interlocked.Increment(ref inode.Swapped);
+        Interlocked.Increment(ref inode.Swap.Swapped);
         Interleaving.Point();
         if (!ShmemSwap.MoveToSwapCache(inode, pfn, index, entry))
         {
-            Interlocked.Decrement(ref inode.Swapped);
+            Interlocked.Decrement(ref inode.Swap.Swapped);
             device.Release(entry.Offset, SwapDevice.MapEntry | SwapDevice.MapCache);
             return false;
         }
@@ -203,7 +203,7 @@ internal static class BrokenVariants
             memory.Swap.DeleteFromCache(swapEntry, pfn, SwapDevice.MapEntry | SwapDevice.MapCache);
         }
 
-        Interlocked.Decrement(ref inode.Swapped);
+        Interlocked.Decrement(ref inode.Swap.Swapped);
         memory.ChargeShmem(1);
         frames.SetFlag(pfn, PageFlags.Dirty | PageFlags.Referenced);
         if (fresh)
@@ -239,7 +239,7 @@ internal static class BrokenVariants
                 var inode = list.First;
                 while (inode is not null)
                 {
-                    if (Volatile.Read(ref inode.Swapped) == 0)
+                    if (inode.Swapped == 0)
                     {
                         var after = inode.SwapNext;
                         list.Remove(inode);

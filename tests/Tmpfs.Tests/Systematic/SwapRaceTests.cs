@@ -182,7 +182,7 @@ public sealed class SwapRaceTests(ITestOutputHelper output) : IDisposable
         Explorer.Join(fault, truncate);
 
         SwapWorld.Check(seen is null || seen.AsSpan().SequenceEqual(SwapWorld.Pattern(4, 1)), "the fault saw wrong data");
-        SwapWorld.Check(Volatile.Read(ref inode.Swapped) >= 0, "swapped went negative");
+        SwapWorld.Check(inode.Swapped >= 0, "swapped went negative");
         if (punch)
         {
             SwapWorld.Check(inode.Alloced == 2, $"alloced {inode.Alloced} after punching one of three pages");
@@ -190,7 +190,7 @@ public sealed class SwapRaceTests(ITestOutputHelper output) : IDisposable
         }
         else
         {
-            SwapWorld.Check(inode.Alloced == 0 && Volatile.Read(ref inode.Swapped) == 0, $"alloced {inode.Alloced}, swapped {inode.Swapped} after truncation to 0");
+            SwapWorld.Check(inode.Alloced == 0 && inode.Swapped == 0, $"alloced {inode.Alloced}, swapped {inode.Swapped} after truncation to 0");
             h.Truncate(3 * SwapWorld.Page);
             SwapWorld.CheckFile(fs, "/f", 4, false, false, false);
         }

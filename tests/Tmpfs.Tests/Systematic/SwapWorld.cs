@@ -92,7 +92,7 @@ internal sealed class SwapWorld : IDisposable
         var listed = Memory.Swaplist.Snapshot();
         foreach (var inode in sb.SnapshotInodes())
         {
-            var swapped = Volatile.Read(ref inode.Swapped);
+            var swapped = inode.Swapped;
             Check(swapped >= 0, $"inode {inode.Ino}: swapped {swapped}");
             Check(swapped == 0 || listed.Contains(inode), $"inode {inode.Ino} has {swapped} page(s) on swap but is not on the swaplist");
         }
