@@ -85,9 +85,9 @@ internal static unsafe class PageCopy
     /// a frame). A <paramref name="sequential"/> read (the handle's reads follow each other,
     /// as the kernel's readahead state tells) goes to libc's memmove, whose <c>rep movsb</c>
     /// (it aligns the destination first) streams a page the cache does not hold faster than
-    /// the vector loop: on the AMD EPYC measured, 4 KiB from pages read in order took 148 ns
-    /// against 234 ns. The loop stays for the rest: 7 ns faster on a cached page, about
-    /// 40 ns faster on pages read at random (docs/benchmarks.md).
+    /// the vector loop: on the AMD EPYC measured, 4 KiB from pages read in order took 134 ns
+    /// against 194 ns. The loop stays for the rest: 36 against 54 ns on a cached page, 400
+    /// against 429 ns on pages read at random (`-- copies`, docs/benchmarks.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 phase: its vector calls are not inlined
     public static void CopyOut(byte* source, Span<byte> destination, bool sequential = false)

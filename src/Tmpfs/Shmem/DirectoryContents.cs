@@ -255,7 +255,6 @@ internal sealed class DirectoryContents
         }
     }
 
-    /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
     // simple_lookup's ENAMETOOLONG: reported at lookup, after the search permission check.
     private static void CheckNameLength(ReadOnlySpan<char> name)
     {
@@ -265,6 +264,7 @@ internal sealed class DirectoryContents
         }
     }
 
+    /// <summary>Room for more slots: drops tombstones if they are many, else doubles.</summary>
     private void Grow()
     {
         if ((used - byName.Count) * 4 > used)
