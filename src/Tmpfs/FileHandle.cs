@@ -14,8 +14,8 @@ public sealed partial class FileHandle : IDisposable
     private int closed;
 
     // file_ra_state.prev_pos: where the last read ended, so that a read continuing there (or
-    // a first read from the start) is known to be sequential. Read and written under the
-    // inode lock; it only picks how pages are copied.
+    // a first read from the start) is known to be sequential (ReadPattern). Read and written
+    // under the inode lock; it only picks how pages are copied.
     private long readEnd;
 
     internal FileHandle(FileSystem fs, Inode inode, OpenFlags flags, Credentials opener)
@@ -62,7 +62,8 @@ public sealed partial class FileHandle : IDisposable
         lock (Inode)
         {
             CheckLive();
-            var n = PageCache.Read(Inode, offset, buffer, sequential: offset == readEnd);
+            var pattern = offset != readEnd ? ReadPattern.Random : offset == 0 ? ReadPattern.Start : ReadPattern.Continuing;
+            var n = PageCache.Read(Inode, offset, buffer, pattern);
             readEnd = offset + n;
             if ((Flags & OpenFlags.NoAtime) == 0)
             {

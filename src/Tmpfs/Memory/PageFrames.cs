@@ -345,6 +345,13 @@ internal sealed unsafe class PageFrames : IDisposable
         PageCopy.CopyOut(Address(pfn) + offset, destination, sequential);
     }
 
+    /// <summary>Asks for the lines of [<paramref name="offset"/>, +<paramref name="length"/>) of a frame ahead of a copy out of it.</summary>
+    public void Prefetch(int pfn, int offset, int length)
+    {
+        Debug.Assert((uint)offset + (uint)length <= PageSize, "prefetch past the end of a frame");
+        PageCopy.Prefetch(Address(pfn) + offset, length);
+    }
+
     public byte* Address(int pfn)
     {
         Debug.Assert((uint)pfn < (uint)carvedFrames, "pfn out of range");

@@ -57,6 +57,52 @@ public class DataPathCopyTests : EngineTest
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    [InlineData(4096)]
+    [InlineData(4097)]
+    [InlineData(3 * 4096 + 5)]
+    public void ReadsFromTheStartContinuingOrElsewhereReturnTheSameBytes(int size)
+    {
+        // Each ReadPattern copies its own way (prefetched first page, memmove, vector loop);
+        // the bytes must not depend on it, nor on the first page being a hole.
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+        foreach (var firstPageHole in new[] { false, true })
+        {
+            var expected = (byte[])data.Clone();
+            using (var w = Open("/r", OpenFlags.Create | OpenFlags.Truncate | OpenFlags.ReadWrite))
+            {
+                w.Write(data, 0);
+                if (firstPageHole && size > 4096)
+                {
+                    w.Fallocate(FallocateMode.PunchHole | FallocateMode.KeepSize, 0, 4096);
+                    expected.AsSpan(0, 4096).Clear();
+                }
+            }
+
+            foreach (var chunk in new[] { 1, 77, 4096, 10000 })
+            {
+                using var h = Open("/r", OpenFlags.ReadOnly);
+                var back = new byte[size];
+                var at = 0;
+                while (at < size)
+                {
+                    var n = h.Read(back.AsSpan(at, Math.Min(chunk, size - at)), at); // Start, then Continuing
+                    Assert.True(n > 0, "a read inside the file returned nothing");
+                    at += n;
+                }
+
+                Assert.True(back.AsSpan().SequenceEqual(expected), $"sequential reads in chunks of {chunk} differ");
+                var tail = new byte[size];
+                var last = size - Math.Min(chunk, size);
+                Assert.Equal(size - last, h.Read(tail.AsSpan(0, size - last), last)); // Random
+                Assert.True(tail.AsSpan(0, size - last).SequenceEqual(expected.AsSpan(last)), $"a read at {last} differs");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(4095)]
