@@ -60,14 +60,14 @@ internal static unsafe class CopyStrategies
                 {
                     foreach (var p in pages)
                     {
-                        PageCopy.CopyIn(buffer, block + ((long)p * PageSize), streaming: false);
+                        PageCopy.CopyIn(buffer, block + ((long)p * PageSize), FrameStore.Cached);
                     }
                 });
                 Row("write: non-temporal + fence", order, () =>
                 {
                     foreach (var p in pages)
                     {
-                        PageCopy.CopyIn(buffer, block + ((long)p * PageSize), streaming: true);
+                        PageCopy.CopyIn(buffer, block + ((long)p * PageSize), FrameStore.NonTemporal);
                         PageCopy.Fence();
                     }
                 });
@@ -75,7 +75,7 @@ internal static unsafe class CopyStrategies
                 {
                     foreach (var p in pages)
                     {
-                        buffer.AsSpan().CopyTo(new Span<byte>(block + ((long)p * PageSize), PageSize));
+                        PageCopy.CopyIn(buffer, block + ((long)p * PageSize), FrameStore.Fresh);
                     }
                 });
             }

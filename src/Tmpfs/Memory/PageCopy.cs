@@ -6,39 +6,36 @@ using System.Runtime.Intrinsics.X86;
 namespace Tmpfs.Memory;
 
 /// <summary>
-/// Copies between callers' buffers and page frames with vector loads and stores (the
-/// kernel's copy_from_user/copy_to_user into a folio). Span.CopyTo hands 2 KiB and more to
-/// libc's memmove, which copies a page with <c>rep movsb</c>: on the AMD machines measured
-/// (`-- copies` in docs/benchmarks.md) that is slower than a plain vector loop on a cached
-/// page (54 against 36 ns read, 53 against 45 ns written, a caller's byte[] being 16 bytes
-/// past a 64-byte line) and on pages taken at random, but faster on uncached pages read in
-/// order, which is the one case <see cref="CopyOut"/> gives it.
+/// Copies between callers' buffers and page frames (the kernel's copy_from_user/copy_to_user
+/// into a folio) three ways: a vector loop, libc's memmove (Span.CopyTo hands it 2 KiB and
+/// more; it copies a page with <c>rep movsb</c>) and non-temporal stores. Which one is the
+/// caller's choice, measured in place (docs/benchmarks.md): <see cref="FrameStore"/> for
+/// writes, the sequential flag of <see cref="CopyOut"/> for reads.
 /// </summary>
 /// <remarks>
-/// Streaming copies use non-temporal stores: a large write would evict itself from the
-/// cache before anyone reads it, and a full-line store needs no read-for-ownership, so this
-/// roughly halves the memory traffic of a sequential write. Non-temporal stores are weakly
-/// ordered: the caller ends a streaming write with <see cref="Fence"/> before the data is
-/// published (the kernel's memcpy_flushcache is followed by a wmb the same way).
+/// Non-temporal stores are weakly ordered: the caller ends such a write with
+/// <see cref="Fence"/> before the data is published (the kernel's memcpy_flushcache is
+/// followed by a wmb the same way). memmove's string stores need no fence: x86 orders a
+/// string instruction's stores, as a whole, before the stores that follow it.
 /// </remarks>
 internal static unsafe class PageCopy
 {
     private const int Block = 256; // four 64-byte lines per loop step
 
-    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/> (inside a frame).</summary>
+    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/> (inside a frame) the way <paramref name="store"/> says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 phase: its vector calls are not inlined
-    public static void CopyIn(ReadOnlySpan<byte> source, byte* destination, bool streaming)
+    public static void CopyIn(ReadOnlySpan<byte> source, byte* destination, FrameStore store)
     {
         var length = (nuint)source.Length;
         var blocks = length & ~(nuint)(Block - 1);
-        if (blocks == 0 || !Vector256.IsHardwareAccelerated)
+        if (blocks == 0 || store == FrameStore.Fresh || !Vector256.IsHardwareAccelerated)
         {
             source.CopyTo(new Span<byte>(destination, source.Length));
             return;
         }
 
         ref var from = ref MemoryMarshal.GetReference(source);
-        if (streaming && ((nint)destination & 63) == 0)
+        if (store == FrameStore.NonTemporal && ((nint)destination & 63) == 0)
         {
             if (Vector512.IsHardwareAccelerated)
             {

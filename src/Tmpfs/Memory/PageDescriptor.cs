@@ -9,10 +9,7 @@ internal struct PageDescriptor
     /// <summary>The mapping that owns the frame while it is in a page cache, else null.</summary>
     public AddressSpace? Mapping;
 
-    /// <summary>
-    /// The page's index in its mapping (page->index); the swap entry's value in the swap
-    /// cache; while the frame is free, its number in the count of frees (PageFrames.IsCacheCold).
-    /// </summary>
+    /// <summary>The page's index in its mapping (page->index); the swap entry's value in the swap cache.</summary>
     public long Index;
 
     /// <summary><see cref="PageFlags"/>, changed only with Interlocked operations.</summary>

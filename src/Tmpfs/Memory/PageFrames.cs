@@ -24,25 +24,12 @@ internal sealed unsafe class PageFrames : IDisposable
     private const int WaitTableSize = 256;
     private const int PopulateMin = 8; // fewer fresh frames are cheaper to fault one by one
 
-    /// <summary>
-    /// How many of the latest frees count as cache-hot: 1 MiB, the L2 of a core on the
-    /// machines measured. The kernel's per-CPU free lists kept hot and cold pages apart the
-    /// same way (free_hot_cold_page, before 4.15), so that a hot page went to a writer that
-    /// would use the cache.
-    /// </summary>
-    private const long HotFrames = (1 << 20) / PageSize;
-
     private readonly byte*[] chunks;
     private readonly PageDescriptor[]?[] descriptors; // one array per carved chunk: no cost for memory never used
     private readonly object[] waitTable;
     private readonly Lock freeLock = new();
     private int freeCount;
     private int freeHead = -1; // the free list, threaded through the descriptors' LruNext
-
-    // Frames freed so far; a free frame's descriptor Index holds its number in this count
-    // (Index means nothing while the frame is free), which tells a frame freed a moment ago
-    // from one freed long since (see IsCacheCold).
-    private long freeSequence;
 
     private int carvedFrames;
     private int limitFrames;
@@ -133,19 +120,6 @@ internal sealed unsafe class PageFrames : IDisposable
                 return (long)((carvedFrames + ChunkFrames - 1) >> ChunkShift) * ChunkFrames * PageSize;
             }
         }
-    }
-
-    /// <summary>
-    /// Whether a frame just taken from <see cref="AllocateBatch"/> (before its owner sets its
-    /// Index) was freed so long ago that its memory has most likely left the cache: a writer
-    /// filling it wholly then does better with non-temporal stores, which skip reading the
-    /// stale lines for ownership. A frame carved fresh (Index 0) counts as hot: the kernel
-    /// has just zeroed it. Racy by design: only a choice of stores depends on it.
-    /// </summary>
-    public bool IsCacheCold(int pfn)
-    {
-        var freedAt = this[pfn].Index;
-        return freedAt != 0 && Volatile.Read(ref freeSequence) - freedAt > HotFrames;
     }
 
     public ref PageDescriptor this[int pfn] => ref descriptors[pfn >> ChunkShift]![pfn & (ChunkFrames - 1)];
@@ -258,6 +232,7 @@ internal sealed unsafe class PageFrames : IDisposable
         }
 
         page.Mapping = null;
+        page.Index = 0;
         page.Flags = 0;
         page.RefCount = 0;
         page.LruPrev = -1;
@@ -265,7 +240,6 @@ internal sealed unsafe class PageFrames : IDisposable
         lock (freeLock)
         {
             Debug.Assert(freeCount < carvedFrames, "double free of a frame");
-            page.Index = ++freeSequence;
             page.LruNext = freeHead;
             freeHead = pfn;
             freeCount++;
@@ -329,13 +303,13 @@ internal sealed unsafe class PageFrames : IDisposable
 
     /// <summary>
     /// Copies <paramref name="source"/> into the frame at <paramref name="offset"/>; a
-    /// <paramref name="streaming"/> copy bypasses the cache and must be followed by
+    /// <see cref="FrameStore.NonTemporal"/> copy bypasses the cache and must be followed by
     /// <see cref="PageCopy.Fence"/> before the page is published.
     /// </summary>
-    public void CopyIn(int pfn, int offset, ReadOnlySpan<byte> source, bool streaming)
+    public void CopyIn(int pfn, int offset, ReadOnlySpan<byte> source, FrameStore store)
     {
         Debug.Assert((uint)offset + (uint)source.Length <= PageSize, "copy past the end of a frame");
-        PageCopy.CopyIn(source, Address(pfn) + offset, streaming);
+        PageCopy.CopyIn(source, Address(pfn) + offset, store);
     }
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes out of the frame from <paramref name="offset"/>.</summary>

@@ -23,13 +23,13 @@ internal static partial class PageCache
     private const int MaxRun = 64;
 
     // A write this large would evict itself from the cache (1 MiB of L2 per core on the
-    // machines measured) before it is read: copy it with non-temporal stores (PageCopy).
+    // machines measured) before it is read: what it overwrites takes non-temporal stores.
     private const int StreamingWrite = 1 << 20;
 
     // A file with more resident pages than the last-level cache holds (32 MiB on the machines
     // measured) has most of them out of the cache: a page this write replaces wholly is then
-    // written with non-temporal stores too, saving the read for ownership of 4 KiB nobody
-    // will read (random 4 KiB overwrites of a 256 MiB file: 939 -> 589 ns, docs/benchmarks.md).
+    // written with non-temporal stores, saving the read for ownership of 4 KiB nobody will
+    // read (random 4 KiB overwrites of a 256 MiB file: 939 -> 589 ns, docs/benchmarks.md).
     // Smaller files keep ordinary stores, so a hot page rewritten and read again stays cached.
     private const long LargeFilePages = (32 << 20) >> PageShift;
 
@@ -222,14 +222,14 @@ internal static partial class PageCache
 
             if (got > 0)
             {
-                var cold = !streaming && inode.Alloced > LargeFilePages;
-                done = FillRun(frames, run[..got], offset, source[..count], done, streaming, cold ? ~0UL : 0);
+                var store = streaming || inode.Alloced > LargeFilePages ? FrameStore.NonTemporal : FrameStore.Cached;
+                done = FillRun(frames, run[..got], offset, source[..count], done, store);
                 foreach (var pfn in run[..got])
                 {
                     memory.Lru.MarkAccessed(pfn);
                 }
 
-                PublishRun(frames, run[..got], streaming || cold);
+                PublishRun(frames, run[..got], fence: store == FrameStore.NonTemporal);
 
                 GrowSize(inode, offset + done);
                 continue;
@@ -237,30 +237,21 @@ internal static partial class PageCache
 
             // A hole: allocate it and the holes after it that this write covers, in one batch,
             // fill them, and only then let reclaim see them.
-            ulong coldFrames;
             try
             {
-                got = AllocateRun(inode, index, pos, offset + count, run, out coldFrames);
+                got = AllocateRun(inode, index, pos, offset + count, run);
             }
             catch (TmpfsException) when (done > 0)
             {
                 break;
             }
 
-            // A fresh frame's old contents are of no use to anyone, so the pages this write
-            // covers wholly take non-temporal stores (no read for ownership of 4 KiB of garbage)
-            // in a file larger than the last-level cache, as overwrites there do, and in any
-            // file when the frame was freed long ago and so has left the cache anyway (a 4 KiB
-            // file written into such a frame: 418 -> 246 ns for the copy). A frame freed a moment
-            // ago is still cached and keeps ordinary stores, as the kernel's tmpfs always does,
-            // so a small file rewritten and soon read again finds its data in the cache.
-            var nonTemporalPages = (!streaming && inode.Alloced > LargeFilePages) ? ~0UL : coldFrames;
-            done = FillRun(frames, run[..got], offset, source[..count], done, streaming, nonTemporalPages);
-            if (streaming || nonTemporalPages != 0)
-            {
-                PageCopy.Fence(); // the data before reclaim can see the pages (swap writes them by DMA)
-            }
-
+            // A fresh frame's old contents are of no use to anyone: libc's memmove fills it
+            // (FrameStore.Fresh), which measured faster in place than non-temporal stores and
+            // their fence, and than the vector loop, whether the frame was freed a moment ago
+            // or long since and whatever the file's size. Its stores need no fence before
+            // reclaim can see the page: the LRU's lock orders them.
+            done = FillRun(frames, run[..got], offset, source[..count], done, FrameStore.Fresh);
             memory.Lru.AddRun(run[..got]);
             for (var i = 0; i < got; i++)
             {
@@ -387,21 +378,19 @@ internal static partial class PageCache
     /// <summary>
     /// shmem_write_end for a run of pages: copies the next bytes of <paramref name="source"/>
     /// (the write at <paramref name="offset"/>, <paramref name="done"/> bytes already in) into
-    /// the frames of <paramref name="pfns"/>, marking each written. Returns the new done.
-    /// <paramref name="wholePagesNonTemporal"/>: the pages (bit i for pfns[i]) that take
-    /// non-temporal stores when the copy covers them wholly (frames presumed out of the
-    /// cache; the caller fences).
+    /// the frames of <paramref name="pfns"/> the way <paramref name="store"/> says, marking
+    /// each written. Non-temporal stores are for whole pages: a page written in part keeps
+    /// the rest of its lines, which are read for ownership anyway. Returns the new done.
     /// </summary>
-    private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, bool streaming, ulong wholePagesNonTemporal)
+    private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, FrameStore store)
     {
-        Debug.Assert(pfns.Length <= MaxRun, "a run longer than the non-temporal page mask");
         for (var i = 0; i < pfns.Length; i++)
         {
             var pfn = pfns[i];
             var inPage = (int)((offset + done) & (PageSize - 1));
             var chunk = Math.Min(PageSize - inPage, source.Length - done);
-            var nonTemporal = streaming || (chunk == PageSize && (wholePagesNonTemporal & (1UL << i)) != 0);
-            frames.CopyIn(pfn, inPage, source.Slice(done, chunk), nonTemporal);
+            var pageStore = store == FrameStore.NonTemporal && chunk < PageSize ? FrameStore.Cached : store;
+            frames.CopyIn(pfn, inPage, source.Slice(done, chunk), pageStore);
             MarkWritten(frames, pfn);
             done += chunk;
         }
@@ -418,10 +407,10 @@ internal static partial class PageCache
         }
     }
 
-    /// <summary>Drops the references of an overwritten run, its streaming stores fenced first.</summary>
-    private static void PublishRun(PageFrames frames, ReadOnlySpan<int> pfns, bool streaming)
+    /// <summary>Drops the references of an overwritten run, its non-temporal stores fenced first.</summary>
+    private static void PublishRun(PageFrames frames, ReadOnlySpan<int> pfns, bool fence)
     {
-        if (streaming)
+        if (fence)
         {
             PageCopy.Fence();
         }
@@ -448,17 +437,8 @@ internal static partial class PageCache
     /// the page cache off the LRU, each with a reference for the caller, who adds them to
     /// the LRU once filled. Returns how many it allocated (at least one, or it throws ENOSPC).
     /// </summary>
-    private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns) =>
-        AllocateRun(inode, index, writeStart, writeEnd, pfns, out _);
-
-    /// <summary>
-    /// <see cref="AllocateRun(Inode, long, long, long, Span{int})"/> that also says which of the
-    /// frames (bit i for pfns[i]) were freed long ago (<see cref="PageFrames.IsCacheCold"/>).
-    /// </summary>
-    private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns, out ulong coldFrames)
+    private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns)
     {
-        Debug.Assert(pfns.Length <= MaxRun, "a run longer than the cold-frame mask");
-        coldFrames = 0;
         var sb = inode.Sb;
         var memory = sb.Memory;
         var want = writeEnd > writeStart ? (int)Math.Min(pfns.Length, ((writeEnd - 1) >> PageShift) - index + 1) : 1;
@@ -516,11 +496,6 @@ internal static partial class PageCache
             if (!(writeStart <= pageStart && writeEnd >= pageStart + PageSize))
             {
                 frames.GetSpan(pfns[i]).Clear();
-            }
-
-            if (frames.IsCacheCold(pfns[i]))
-            {
-                coldFrames |= 1UL << i;
             }
 
             ref var page = ref frames[pfns[i]];

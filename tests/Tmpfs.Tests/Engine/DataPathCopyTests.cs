@@ -3,9 +3,9 @@ using Tmpfs.Memory;
 namespace Tmpfs.Tests.Engine;
 
 /// <summary>
-/// The vector copies of the data path (PageCopy) and the pre-faulted frame chunks: every
-/// length, alignment and tail, streaming (writes of 1 MiB and more) or not, must move exactly
-/// the bytes asked for and nothing around them.
+/// The copies of the data path (PageCopy) and the pre-faulted frame chunks: every length,
+/// alignment and tail, in each FrameStore and each way out, must move exactly the bytes
+/// asked for and nothing around them.
 /// </summary>
 public class DataPathCopyTests : EngineTest
 {
@@ -28,7 +28,7 @@ public class DataPathCopyTests : EngineTest
         var page = new byte[4096 + 64];
         var source = new byte[length + 3];
         new Random(offset * 7919 + length).NextBytes(source);
-        foreach (var streaming in new[] { false, true })
+        foreach (var store in Enum.GetValues<FrameStore>())
         {
             foreach (var skew in new[] { 0, 1, 3 })
             {
@@ -36,7 +36,7 @@ public class DataPathCopyTests : EngineTest
                 {
                     var frame = (byte*)(((nint)p + 63) & ~(nint)63); // a frame is at least 64-byte aligned
                     new Span<byte>(frame, 4096).Fill(0xA5);
-                    PageCopy.CopyIn(source.AsSpan(skew, length), frame + offset, streaming);
+                    PageCopy.CopyIn(source.AsSpan(skew, length), frame + offset, store);
                     PageCopy.Fence();
                     var image = new ReadOnlySpan<byte>(frame, 4096);
                     Assert.True(image[..offset].IndexOfAnyExcept((byte)0xA5) < 0, "bytes before the copy changed");
@@ -136,14 +136,15 @@ public class DataPathCopyTests : EngineTest
 }
 
 /// <summary>
-/// Page-sized writes that take non-temporal stores below the streaming size: whole pages of
-/// a hole being filled (fresh frames, some reused with another file's bytes in them), and
-/// whole pages overwritten in a file larger than the last-level cache. Partial pages around
-/// them keep ordinary stores; every byte must read back, zeros in the holes included.
+/// Page-sized writes below the streaming size, each page stored its own way (FrameStore):
+/// whole pages of a hole being filled (fresh frames by memmove, some reused with another
+/// file's bytes in them, freed a moment or long ago), and whole pages overwritten in a file
+/// larger than the last-level cache (non-temporal). Partial pages around them keep the
+/// vector loop; every byte must read back, zeros in the holes included.
 /// </summary>
-public class SmallNonTemporalWriteTests : EngineTest
+public class WholePageStoreTests : EngineTest
 {
-    public SmallNonTemporalWriteTests()
+    public WholePageStoreTests()
         : base("size=48M,nr_inodes=4096", 64L << 20)
     {
     }
@@ -176,35 +177,10 @@ public class SmallNonTemporalWriteTests : EngineTest
     }
 
     [Fact]
-    public void AFrameFreedLongAgoIsColdAndOneFreedAMomentAgoOrCarvedIsNot()
-    {
-        var frames = Memory.Frames;
-        var carved = frames.Allocate(willOverwrite: false);
-        Assert.False(frames.IsCacheCold(carved), "a frame carved (and zeroed by the kernel) just now");
-
-        var others = new int[300]; // more than the 1 MiB of latest frees that count as hot
-        for (var i = 0; i < others.Length; i++)
-        {
-            others[i] = frames.Allocate(willOverwrite: true);
-        }
-
-        frames.Free(carved);
-        Assert.False(frames.IsCacheCold(carved), "freed a moment ago");
-        foreach (var pfn in others)
-        {
-            frames.Free(pfn);
-        }
-
-        Assert.True(frames.IsCacheCold(carved), "freed 300 frees ago");
-        Assert.False(frames.IsCacheCold(others[^1]), "the latest free");
-        Assert.True(frames.IsCacheCold(others[0]), "299 frees ago");
-    }
-
-    [Fact]
     public void SmallWritesIntoFramesFreedLongAgoReadBack()
     {
         // A file's frames freed, then 3 MiB of other frees on top: the next writes take the
-        // hot frames first, then frames freed long ago, whose whole pages get non-temporal stores.
+        // frames freed a moment ago first, then ones freed long ago, dirty with old bytes.
         var rng = new Random(7);
         var junk = new byte[3 << 20];
         rng.NextBytes(junk);
