@@ -58,7 +58,7 @@ public sealed class DirectoryHandle : IDisposable
 
         var accepted = 0;
         var sb = Inode.Sb;
-        sb.NamespaceLock.EnterReadLock();
+        sb.NamespaceLock.EnterRead();
         try
         {
             var dir = Inode.Dir!;
@@ -105,7 +105,7 @@ public sealed class DirectoryHandle : IDisposable
         }
         finally
         {
-            sb.NamespaceLock.ExitReadLock();
+            sb.NamespaceLock.ExitRead();
         }
 
         return accepted;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Tmpfs.Memory;
 using Tmpfs.Shmem;
 
@@ -343,28 +342,27 @@ public sealed partial class FileSystem
 
     internal readonly struct NamespaceReadScope : IDisposable
     {
-        private readonly ReaderWriterLockSlim rwLock;
+        private readonly RwSemaphore rwLock;
 
-        public NamespaceReadScope(ReaderWriterLockSlim rwLock)
+        public NamespaceReadScope(RwSemaphore rwLock)
         {
             this.rwLock = rwLock;
-            rwLock.EnterReadLock();
+            rwLock.EnterRead();
         }
 
-        public void Dispose() => rwLock.ExitReadLock();
+        public void Dispose() => rwLock.ExitRead();
     }
 
     internal readonly struct NamespaceWriteScope : IDisposable
     {
-        private readonly ReaderWriterLockSlim rwLock;
+        private readonly RwSemaphore rwLock;
 
-        public NamespaceWriteScope(ReaderWriterLockSlim rwLock)
+        public NamespaceWriteScope(RwSemaphore rwLock)
         {
             this.rwLock = rwLock;
-            Debug.Assert(!rwLock.IsReadLockHeld, "namespace lock upgrade would deadlock");
-            rwLock.EnterWriteLock();
+            rwLock.EnterWrite(); // asserts (debug builds) that this thread holds no read lock to upgrade
         }
 
-        public void Dispose() => rwLock.ExitWriteLock();
+        public void Dispose() => rwLock.ExitWrite();
     }
 }

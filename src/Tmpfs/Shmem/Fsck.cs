@@ -129,7 +129,7 @@ internal static class Fsck
 
     private static Quiescence Quiesce(Superblock sb)
     {
-        sb.NamespaceLock.EnterWriteLock();
+        sb.NamespaceLock.EnterWrite();
         var locked = new List<Inode>();
         try
         {
@@ -483,7 +483,7 @@ internal static class Fsck
                 Monitor.Exit(locked[i]);
             }
 
-            sb.NamespaceLock.ExitWriteLock();
+            sb.NamespaceLock.ExitWrite();
         }
     }
 }

@@ -40,7 +40,7 @@ internal sealed class Superblock
     public PageFrames Frames => Memory.Frames;
 
     /// <summary>Guards directory contents, link counts and rename (see the class remarks).</summary>
-    public ReaderWriterLockSlim NamespaceLock { get; } = new(LockRecursionPolicy.NoRecursion);
+    public RwSemaphore NamespaceLock { get; } = new();
 
     /// <summary>The xa_lock of every mapping of this mount: page cache entries change under it.</summary>
     public Lock MappingLock { get; } = new();
