@@ -295,7 +295,8 @@ public sealed partial class NodeOperations
     /// <summary>
     /// readdir/readdirplus from <paramref name="cookie"/>: entries go to <paramref name="visitor"/>
     /// until it refuses one. With <paramref name="plus"/> each comes with its attributes and
-    /// every accepted entry but "." and ".." takes one lookup.
+    /// every accepted entry but "." and ".." takes one lookup. The visitor runs under the
+    /// namespace lock and must not call back into the filesystem (see <see cref="DirectoryVisitor"/>).
     /// </summary>
     public int ReadDirectory(DirectoryHandle directory, long cookie, bool plus, DirectoryVisitor visitor) =>
         directory.Visit(cookie, visitor, withAttributes: plus, addLookup: plus);

@@ -81,6 +81,8 @@ public readonly record struct DirectoryEntry(string Name, long Ino, int Type, lo
 
 /// <summary>
 /// Receives one directory entry (and, when asked for, its attributes); returns false to
-/// stop before this entry, which then counts as not read.
+/// stop before this entry, which then counts as not read. It runs with the mount's namespace
+/// lock held for reading (as the kernel's filldir runs under the directory's i_rwsem), so it
+/// must not call back into the filesystem: copy the entry out and return.
 /// </summary>
 public delegate bool DirectoryVisitor(in DirectoryEntry entry, in StatInfo attributes);

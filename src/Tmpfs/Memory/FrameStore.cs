@@ -14,7 +14,8 @@ internal enum FrameStore
     Cached,
 
     /// <summary>
-    /// libc's memmove (<c>rep movsb</c> at page size): a frame just taken from the free list,
+    /// libc's memmove (Span.CopyTo; ordinary stores at these sizes, <c>rep movsb</c> or a vector
+    /// loop as glibc picks for the CPU): a frame just taken from the free list,
     /// whose old contents nobody needs. In place in the write path it beat both other ways,
     /// whether the frame had been freed a moment or long ago (SmallFiles.Write 980 -> 634 ns,
     /// Sequential4K.Write 163 -> 104 ms per GiB against non-temporal stores; smoke A/B).
@@ -23,9 +24,10 @@ internal enum FrameStore
 
     /// <summary>
     /// Non-temporal stores, bypassing the cache; the writer fences (<see cref="PageCopy.Fence"/>)
-    /// before the page is published. For pages overwritten in a file larger than the cache,
-    /// which are out of it: no read for ownership of lines about to be replaced wholly
-    /// (random 4 KiB overwrites of a 256 MiB file: 554 against 716-736 ns by memmove).
+    /// before the page is published. For whole pages overwritten in a file larger than the
+    /// cache, which are out of it, or by a write of 1 MiB and more, which would evict itself:
+    /// no read for ownership of lines about to be replaced wholly (random 4 KiB overwrites of
+    /// a 256 MiB file: 554 against 716-736 ns by memmove).
     /// </summary>
     NonTemporal,
 }

@@ -15,8 +15,9 @@ namespace Tmpfs.Memory;
 /// <remarks>
 /// Non-temporal stores are weakly ordered: the caller ends such a write with
 /// <see cref="Fence"/> before the data is published (the kernel's memcpy_flushcache is
-/// followed by a wmb the same way). memmove's string stores need no fence: x86 orders a
-/// string instruction's stores, as a whole, before the stores that follow it.
+/// followed by a wmb the same way). memmove needs no fence: at page sizes glibc copies with
+/// ordinary stores (rep movsb or a vector loop, as it picks for the CPU), which the lock and
+/// the reference count that publish the page order like any others.
 /// </remarks>
 internal static unsafe class PageCopy
 {
@@ -126,7 +127,7 @@ internal static unsafe class PageCopy
     }
 
     /// <summary>
-    /// Orders the non-temporal stores of earlier streaming copies before the stores that
+    /// Orders the stores of earlier <see cref="FrameStore.NonTemporal"/> copies before the stores that
     /// follow (sfence); a no-op where stores are never weakly ordered this way.
     /// </summary>
     public static void Fence()

@@ -74,7 +74,7 @@ internal static partial class PageCache
                 got = 1;
             }
 
-            if (done == 0 && pattern == ReadPattern.Start && run[0] >= 0)
+            if (done == 0 && pattern == ReadPattern.Start && run[0] >= 0 && frames.TestFlag(run[0], PageFlags.Uptodate))
             {
                 // A file's first page, read first, is most likely out of the cache (opening
                 // the file missed on its inode and mapping too), and the CPU's prefetcher

@@ -6,7 +6,10 @@ namespace Tmpfs.Shmem;
 /// A reader-writer lock after the kernel's rw_semaphore (kernel/locking/rwsem.c): readers
 /// share it, a writer holds it alone, and a writer that waits holds off readers that come
 /// after it, so a stream of lookups cannot starve an unlink. Not recursive: a thread that
-/// holds it must not take it again (debug builds assert it).
+/// holds it must not take it again. Debug builds assert it; release builds throw
+/// LockRecursionException when the writer asks again, but a reader asking again is not
+/// detected and deadlocks once a writer waits. Releasing it unheld throws
+/// SynchronizationLockException and leaves it as it was.
 /// </summary>
 /// <remarks>
 /// Uncontended, each side is one compare-and-swap to enter and one atomic to leave, with
@@ -27,6 +30,7 @@ internal sealed class RwSemaphore
     private int count; // > 0: that many readers; Writer; 0: free
     private int writersWaiting;
     private int sleepers;
+    private int writer; // the managed thread id of the writer holding it, else 0 (for the recursion check only)
 
 #if DEBUG
     [ThreadStatic]
@@ -40,8 +44,7 @@ internal sealed class RwSemaphore
     public void EnterRead()
     {
         AssertNotHeld();
-        var seen = Volatile.Read(ref count);
-        if (seen < 0 || Volatile.Read(ref writersWaiting) != 0 || Interlocked.CompareExchange(ref count, seen + 1, seen) != seen)
+        if (!TryEnter(write: false))
         {
             Wait(write: false);
         }
@@ -52,9 +55,15 @@ internal sealed class RwSemaphore
     /// <summary>up_read.</summary>
     public void ExitRead()
     {
-        NoteReleased();
         var left = Interlocked.Decrement(ref count);
-        Debug.Assert(left >= 0, "read lock released but not held");
+        if (left < 0)
+        {
+            Interlocked.Increment(ref count); // it was free or a writer's: leave it so
+            throw new SynchronizationLockException("namespace read lock released but not held");
+        }
+
+        NoteReleased();
+
         if (left == 0 && Volatile.Read(ref sleepers) != 0)
         {
             WakeAll();
@@ -65,13 +74,18 @@ internal sealed class RwSemaphore
     public void EnterWrite()
     {
         AssertNotHeld();
-        if (Interlocked.CompareExchange(ref count, Writer, 0) != 0)
+        if (Interlocked.CompareExchange(ref count, Writer, 0) == 0)
+        {
+            writer = Environment.CurrentManagedThreadId;
+        }
+        else
         {
             Interlocked.Increment(ref writersWaiting);
             var entered = false;
             try
             {
                 Wait(write: true);
+                writer = Environment.CurrentManagedThreadId;
                 entered = true;
             }
             finally
@@ -91,9 +105,15 @@ internal sealed class RwSemaphore
     /// <summary>up_write.</summary>
     public void ExitWrite()
     {
+        if (Volatile.Read(ref count) != Writer || writer != Environment.CurrentManagedThreadId)
+        {
+            throw new SynchronizationLockException("namespace write lock released by a thread that does not hold it");
+        }
+
         NoteReleased();
-        var was = Interlocked.Exchange(ref count, 0);
-        Debug.Assert(was == Writer, "write lock released but not held");
+        writer = 0;
+        Interlocked.Exchange(ref count, 0);
+
         if (Volatile.Read(ref sleepers) != 0)
         {
             WakeAll();
@@ -124,6 +144,13 @@ internal sealed class RwSemaphore
 
     private void Wait(bool write)
     {
+        // The one re-entry that can be told without per-thread bookkeeping: the thread that
+        // holds the lock for writing asks again. It would wait for itself forever.
+        if (Volatile.Read(ref count) == Writer && Volatile.Read(ref writer) == Environment.CurrentManagedThreadId)
+        {
+            throw new LockRecursionException("the namespace lock taken again by the thread that holds it for writing");
+        }
+
         for (var spin = 0; spin < SpinLimit; spin++)
         {
             Thread.SpinWait(1 << Math.Min(spin, 6));
@@ -150,11 +177,31 @@ internal sealed class RwSemaphore
         }
     }
 
+    // The lock is already released: an interrupt while taking the gate must not cost the
+    // sleepers their wake-up, so the pulse is retried and the interrupt raised after it.
     private void WakeAll()
     {
-        lock (gate)
+        ThreadInterruptedException? interrupted = null;
+        while (true)
         {
-            Monitor.PulseAll(gate);
+            try
+            {
+                lock (gate)
+                {
+                    Monitor.PulseAll(gate);
+                }
+
+                break;
+            }
+            catch (ThreadInterruptedException e)
+            {
+                interrupted = e;
+            }
+        }
+
+        if (interrupted is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(interrupted);
         }
     }
 

@@ -160,6 +160,57 @@ public sealed class RwSemaphoreTests
         Assert.Equal(1, writerIn);
     }
 
+    [Fact]
+    public void AWriterInterruptedWhileWaitingLetsTheReadersBehindItIn()
+    {
+        var rw = new RwSemaphore();
+        rw.EnterRead();
+        var writerInterrupted = false;
+        var writer = new Thread(() =>
+        {
+            try
+            {
+                rw.EnterWrite();
+                rw.ExitWrite();
+            }
+            catch (ThreadInterruptedException)
+            {
+                writerInterrupted = true;
+            }
+        });
+        writer.Start();
+        SpinUntil(() => writer.ThreadState.HasFlag(ThreadState.WaitSleepJoin));
+        var entered = 0;
+        var reader = new Thread(() =>
+        {
+            rw.EnterRead();
+            Interlocked.Increment(ref entered);
+            rw.ExitRead();
+        });
+        reader.Start();
+        SpinUntil(() => reader.ThreadState.HasFlag(ThreadState.WaitSleepJoin)); // held off by the waiting writer
+        writer.Interrupt();
+        Assert.True(writer.Join(Patience), "the interrupted writer never returned");
+        Assert.True(writerInterrupted, "the writer got the lock while a reader held it");
+        Assert.True(reader.Join(Patience), "the reader behind the writer that gave up was never woken");
+        Assert.Equal(1, entered);
+        rw.ExitRead();
+        rw.EnterWrite(); // free again
+        rw.ExitWrite();
+    }
+
+    [Fact]
+    public void ReleasingALockNotHeldThrowsAndLeavesItUsable()
+    {
+        var rw = new RwSemaphore();
+        Assert.Throws<SynchronizationLockException>(rw.ExitRead);
+        Assert.Throws<SynchronizationLockException>(rw.ExitWrite);
+        rw.EnterWrite();
+        rw.ExitWrite();
+        rw.EnterRead();
+        rw.ExitRead();
+    }
+
     private static void SpinUntil(Func<bool> condition) =>
         Assert.True(SpinWait.SpinUntil(condition, Patience), "the threads never reached the state the test needs");
 }

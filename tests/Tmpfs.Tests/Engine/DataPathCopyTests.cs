@@ -139,8 +139,8 @@ public class DataPathCopyTests : EngineTest
 /// Page-sized writes below the streaming size, each page stored its own way (FrameStore):
 /// whole pages of a hole being filled (fresh frames by memmove, some reused with another
 /// file's bytes in them, freed a moment or long ago), and whole pages overwritten in a file
-/// larger than the last-level cache (non-temporal). Partial pages around them keep the
-/// vector loop; every byte must read back, zeros in the holes included.
+/// larger than the last-level cache (non-temporal; partial pages around them take the
+/// vector loop); every byte must read back, zeros in the holes included.
 /// </summary>
 public class WholePageStoreTests : EngineTest
 {
