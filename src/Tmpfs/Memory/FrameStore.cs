@@ -3,7 +3,8 @@ namespace Tmpfs.Memory;
 /// <summary>
 /// How a write stores its bytes into a frame (<see cref="PageCopy.CopyIn"/>): the fastest way
 /// depends on whether the frame's lines are in the cache and whether anyone needs what they
-/// held, and it was measured, not guessed (docs/benchmarks.md, "Stores into frames").
+/// held, and it was measured in place, not guessed (docs/benchmarks.md, "Stores and loads
+/// measured in place").
 /// </summary>
 internal enum FrameStore
 {

@@ -8,7 +8,8 @@ namespace Tmpfs.Memory;
 /// <summary>
 /// Copies between callers' buffers and page frames (the kernel's copy_from_user/copy_to_user
 /// into a folio) three ways: a vector loop, libc's memmove (Span.CopyTo hands it 2 KiB and
-/// more; it copies a page with <c>rep movsb</c>) and non-temporal stores. Which one is the
+/// more; at page size it copies with <c>rep movsb</c> or its own vector loop, as it picks
+/// for the CPU) and non-temporal stores. Which one is the
 /// caller's choice, measured in place (docs/benchmarks.md): <see cref="FrameStore"/> for
 /// writes, the sequential flag of <see cref="CopyOut"/> for reads.
 /// </summary>
