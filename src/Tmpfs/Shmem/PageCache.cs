@@ -36,7 +36,8 @@ internal static partial class PageCache
     /// <summary>
     /// shmem_file_read_iter: copies from <paramref name="offset"/> up to EOF. Holes and
     /// pages not yet written (fallocated, !Uptodate) read as zeros. A swap read error is
-    /// EIO (or a short count when some bytes were read).
+    /// EIO (or a short count when some bytes were read). <paramref name="pattern"/> (the
+    /// handle's readahead state) only picks how the pages are copied.
     /// </summary>
     public static int Read(Inode inode, long offset, Span<byte> destination, ReadPattern pattern = ReadPattern.Random)
     {
@@ -80,7 +81,7 @@ internal static partial class PageCache
                 // the file missed on its inode and mapping too), and the CPU's prefetcher
                 // cannot know it comes next: ask for all its lines at once, so they arrive
                 // together instead of one miss after another as the copy reaches them.
-                // SmallFiles.Read 447 -> 411 ns (smoke A/B, docs/benchmarks.md). Continuing
+                // SmallFiles.Read 443 -> 413 ns (smoke A/B, docs/benchmarks.md). Continuing
                 // reads are left to the hardware, which already streams the pages
                 // (Sequential4K.Read lost up to 25 % with it), and random ones gained nothing.
                 frames.Prefetch(run[0], 0, Math.Min(PageSize, count));
