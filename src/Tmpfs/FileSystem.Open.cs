@@ -158,7 +158,7 @@ public sealed partial class FileSystem
     {
         Permission.Check(dir, AccessMode.Execute, c);
         var contents = dir.Dir!;
-        ref var position = ref contents.LookupOrReserve(name, out var existing);
+        ref var reserved = ref contents.LookupOrReserve(name, out var existing);
         if (existing is not null)
         {
             if ((flags & OpenFlags.Exclusive) != 0)
@@ -193,7 +193,7 @@ public sealed partial class FileSystem
             throw;
         }
 
-        contents.AddReserved(ref position, name, inode);
+        contents.AddReserved(ref reserved, name, inode);
         EntryAdded(dir, inode);
         return (inode, true);
     }

@@ -13,7 +13,8 @@ namespace Tmpfs.Shmem;
 /// Guarded by the superblock's namespace lock.
 /// <para>
 /// An array of entry structs in cookie order, which readdir binary-searches by cookie, and a
-/// dictionary from name to position in it (the kernel's maple tree of offsets and dcache hash).
+/// dictionary from name to the inode and its position in it (the kernel's maple tree of offsets
+/// and dcache hash; a lookup reads the inode from the dictionary's entry alone).
 /// No object per entry, so a create allocates only the name: each entry object was 48 bytes
 /// of garbage-collected memory to clear and fault in. The dictionary keeps .NET's string
 /// hashing (fast, falling back to a randomized hash when names collide: they come from
@@ -29,8 +30,8 @@ internal sealed class DirectoryContents
 
     private const int MinCapacity = 4;
 
-    private readonly Dictionary<string, int> byName = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> bySpan;
+    private readonly Dictionary<string, Indexed> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Indexed>.AlternateLookup<ReadOnlySpan<char>> bySpan;
     private Slot[] slots = [];
     private int used; // slots in use, tombstones included (the positions)
     private int head; // the slots before it are all tombstones
@@ -66,13 +67,14 @@ internal sealed class DirectoryContents
     {
         CheckNameLength(name);
 
-        if (!bySpan.TryGetValue(name, out position))
+        if (!bySpan.TryGetValue(name, out var found))
         {
             position = -1;
             return null;
         }
 
-        return slots[position].Inode;
+        position = found.Position;
+        return found.Inode;
     }
 
     /// <summary>
@@ -82,7 +84,7 @@ internal sealed class DirectoryContents
     /// reference) or drops with <see cref="Unreserve"/> before anything else changes the
     /// directory. Namespace lock held for writing throughout; ENAMETOOLONG as a lookup.
     /// </summary>
-    public ref int LookupOrReserve(string name, out Inode? existing)
+    public ref Indexed LookupOrReserve(string name, out Inode? existing)
     {
         CheckNameLength(name);
 
@@ -94,20 +96,20 @@ internal sealed class DirectoryContents
         ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(byName, name, out var exists);
         if (exists)
         {
-            existing = slots[at].Inode;
+            existing = at.Inode;
             return ref at;
         }
 
         existing = null;
-        at = -1;
+        at = new Indexed(null, -1);
         return ref at;
     }
 
     /// <summary>Completes a <see cref="LookupOrReserve"/> that found nothing: the entry, after every other one in cookie order.</summary>
-    public void AddReserved(ref int reserved, string name, Inode inode)
+    public void AddReserved(ref Indexed reserved, string name, Inode inode)
     {
-        Debug.Assert(reserved == -1 && used < slots.Length, "not a reservation, or no room kept for it");
-        reserved = used;
+        Debug.Assert(reserved.Position == -1 && used < slots.Length, "not a reservation, or no room kept for it");
+        reserved = new Indexed(inode, used);
         slots[used++] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++ };
     }
 
@@ -115,11 +117,11 @@ internal sealed class DirectoryContents
     public void Unreserve(string name)
     {
         var removed = byName.Remove(name, out var at);
-        Debug.Assert(removed && at == -1, "not a reservation");
+        Debug.Assert(removed && at.Position == -1, "not a reservation");
     }
 
     /// <summary>The live entry of a name, or null (fsck).</summary>
-    public DirEntry? LookupEntry(string name) => byName.TryGetValue(name, out var at) ? slots[at].ToEntry() : null;
+    public DirEntry? LookupEntry(string name) => byName.TryGetValue(name, out var at) ? slots[at.Position].ToEntry() : null;
 
     public void Add(string name, Inode inode)
     {
@@ -128,7 +130,7 @@ internal sealed class DirectoryContents
             Grow();
         }
 
-        byName.Add(name, used);
+        byName.Add(name, new Indexed(inode, used));
         slots[used++] = new Slot { Name = name, Inode = inode, Cookie = nextCookie++ };
     }
 
@@ -140,7 +142,7 @@ internal sealed class DirectoryContents
             return TmpfsException.Throw<Inode>(Errno.ENOENT, "no such entry");
         }
 
-        return RemoveAt(at);
+        return RemoveAt(at.Position);
     }
 
     /// <summary>Removes the entry at a position that a lookup gave (the directory unchanged since).</summary>
@@ -162,17 +164,18 @@ internal sealed class DirectoryContents
     {
         CheckNameLength(name);
 
-        if (!bySpan.Remove(name, out _, out position))
+        if (!bySpan.Remove(name, out _, out var found))
         {
             position = -1;
             return null;
         }
 
-        return slots[position].Inode;
+        position = found.Position;
+        return found.Inode;
     }
 
     /// <summary>Undoes a <see cref="Detach"/> that found an entry: the name indexes its slot again.</summary>
-    public void Reattach(int position) => byName.Add(slots[position].Name!, position);
+    public void Reattach(int position) => byName.Add(slots[position].Name!, new Indexed(slots[position].Inode, position));
 
     /// <summary>Completes a <see cref="Detach"/>: the slot becomes a tombstone.</summary>
     public Inode RemoveDetached(int position)
@@ -215,7 +218,12 @@ internal sealed class DirectoryContents
     }
 
     /// <summary>Replaces the inode a name refers to, keeping the entry's cookie (rename over).</summary>
-    public void Replace(string name, Inode inode) => slots[byName[name]].Inode = inode;
+    public void Replace(string name, Inode inode)
+    {
+        ref var at = ref CollectionsMarshal.GetValueRefOrNullRef(byName, name);
+        at = new Indexed(inode, at.Position);
+        slots[at.Position].Inode = inode;
+    }
 
     /// <summary>The first position whose cookie is at least <paramref name="cookie"/> (tombstones included).</summary>
     public int SeekPosition(long cookie)
@@ -290,7 +298,7 @@ internal sealed class DirectoryContents
             if (to != from)
             {
                 slots[to] = slots[from];
-                CollectionsMarshal.GetValueRefOrNullRef(byName, slots[to].Name!) = to;
+                CollectionsMarshal.GetValueRefOrNullRef(byName, slots[to].Name!) = new Indexed(slots[to].Inode, to);
             }
 
             to++;
@@ -301,6 +309,12 @@ internal sealed class DirectoryContents
         head = 0;
         Debug.Assert(used == byName.Count, "live count out of step");
     }
+
+    /// <summary>
+    /// A name's value in the index: its inode beside its position, so that a lookup (every
+    /// path walk) reads the inode without touching the slot array, one cache miss fewer.
+    /// </summary>
+    internal readonly record struct Indexed(Inode? Inode, int Position);
 
     /// <summary>One name in cookie order; a tombstone has no inode.</summary>
     private struct Slot
