@@ -230,7 +230,7 @@ public sealed partial class FileSystem
         var (m, uid, gid) = Permission.InitOwner(dir, FileModes.Regular | (mode & FileModes.PermissionMask), c);
         var inode = sb.NewInode(m, uid, gid);
         inode.Nlink = 0;
-        var handle = new FileHandle(this, inode, flags & ~OpenFlags.TmpFile, c)
+        var handle = new FileHandle(inode, flags & ~OpenFlags.TmpFile, c)
         {
             IsTmpfileLinkable = (flags & OpenFlags.Exclusive) == 0,
         };
@@ -242,7 +242,7 @@ public sealed partial class FileSystem
         var accessMode = flags & OpenFlags.AccessModeMask;
         if ((flags & OpenFlags.Path) != 0)
         {
-            return new FileHandle(this, inode, flags, c);
+            return new FileHandle(inode, flags, c);
         }
 
         if ((flags & OpenFlags.Directory) != 0 && !inode.IsDirectory)
@@ -286,7 +286,7 @@ public sealed partial class FileSystem
             InodeAttributes.Truncate(inode, 0, c);
         }
 
-        return new FileHandle(this, inode, flags, c);
+        return new FileHandle(inode, flags, c);
     }
 
     /// <summary>The path of a directory from the root, for following a relative symlink during O_CREAT.</summary>

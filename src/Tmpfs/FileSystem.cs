@@ -24,6 +24,7 @@ public sealed partial class FileSystem
         var mode = FileModes.Directory | (options.Mode ?? 0x3FF /* 01777 */);
         var root = sb.NewInode(mode, options.Uid ?? mounter.Uid, options.Gid ?? mounter.Gid);
         sb.Root = root;
+        sb.Mount = this;
     }
 
     /// <summary>The budget this mount draws its pages from.</summary>

@@ -40,7 +40,6 @@ internal sealed class Inode : AddressSpace
     public uint Gid;
     public uint Nlink;
     public long Size;
-    public ulong Rdev;
     public long AtimeNs;
     public long MtimeNs;
     public long CtimeNs;
@@ -57,6 +56,9 @@ internal sealed class Inode : AddressSpace
     /// <summary>The swap state, made on first use (an inode that never swaps has none).</summary>
     public InodeSwapState Swap =>
         Volatile.Read(ref swap) ?? Interlocked.CompareExchange(ref swap, new InodeSwapState(), null) ?? swap!;
+
+    private RareInodeFields Rare =>
+        Volatile.Read(ref rare) ?? Interlocked.CompareExchange(ref rare, new RareInodeFields(), null) ?? rare!;
 
     /// <summary>The swap state if the inode has one, else null (it never had a page on swap).</summary>
     public InodeSwapState? SwapStateOrNull => Volatile.Read(ref swap);
@@ -82,10 +84,46 @@ internal sealed class Inode : AddressSpace
 
     public DirectoryContents? Dir;
 
-    /// <summary>A symlink's target as stored bytes (UTF-8 with escaped invalid bytes).</summary>
-    public string? LinkTarget;
+    private RareInodeFields? rare;
 
-    public XattrList? Xattrs;
+    /// <summary>A device node's number (0 for every other inode).</summary>
+    public ulong Rdev
+    {
+        get => Volatile.Read(ref rare)?.Rdev ?? 0;
+        set
+        {
+            if (value != 0 || Volatile.Read(ref rare) is not null)
+            {
+                Rare.Rdev = value;
+            }
+        }
+    }
+
+    /// <summary>A symlink's target as stored bytes (UTF-8 with escaped invalid bytes).</summary>
+    public string? LinkTarget
+    {
+        get => Volatile.Read(ref rare)?.LinkTarget;
+        set
+        {
+            if (value is not null || Volatile.Read(ref rare) is not null)
+            {
+                Rare.LinkTarget = value;
+            }
+        }
+    }
+
+    /// <summary>The extended attributes, or null while there are none (inode lock held to change).</summary>
+    public XattrList? Xattrs
+    {
+        get => Volatile.Read(ref rare)?.Xattrs;
+        set
+        {
+            if (value is not null || Volatile.Read(ref rare) is not null)
+            {
+                Rare.Xattrs = value;
+            }
+        }
+    }
 
     /// <summary>Open handles (files and directories).</summary>
     public int OpenCount;

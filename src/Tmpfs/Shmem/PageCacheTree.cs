@@ -19,12 +19,14 @@ internal struct PageCacheTree
     private const int Fanout = 1 << Shift;
     private const int Mask = Fanout - 1;
 
-    private Node? root;
-    private int height; // levels below and including the root; 0 = no nodes
+    private Node? root; // knows its level: the tree keeps no height of its own (8 bytes less per inode)
     private long head; // the entry at index 0 while there are no nodes (xa_head holding an entry)
 
     /// <summary>Number of non-hole entries.</summary>
     public long Count { get; private set; }
+
+    // Levels below and including the root; 0 = no nodes.
+    private readonly int Height => root?.Level ?? 0;
 
     public static long FrameEntry(int pfn) => (long)pfn + 1;
 
@@ -84,13 +86,13 @@ internal struct PageCacheTree
 
     private readonly Leaf? FindLeaf(long index)
     {
-        if (!Covers(index, height))
+        if (!Covers(index, Height))
         {
             return null;
         }
 
         var node = root!;
-        for (var level = height - 1; level > 0; level--)
+        for (var level = Height - 1; level > 0; level--)
         {
             node = Unsafe.As<Interior>(node).Children[(int)((index >> (level * Shift)) & Mask)];
             if (node is null)
@@ -126,13 +128,13 @@ internal struct PageCacheTree
             }
 
             // A second index: build the nodes, and move a head entry into them.
-            height = 1;
-            while (!Covers(index, height))
+            var levels = 1;
+            while (!Covers(index, levels))
             {
-                height++;
+                levels++;
             }
 
-            root = NewNode(height);
+            root = NewNode(levels);
             if (head != 0)
             {
                 SetInNodes(0, head);
@@ -140,14 +142,13 @@ internal struct PageCacheTree
             }
         }
 
-        while (!Covers(index, height))
+        while (!Covers(index, Height))
         {
             // Grow upwards: the old root becomes child 0 of a new root.
-            var up = (Interior)NewNode(height + 1);
+            var up = (Interior)NewNode(Height + 1);
             up.Children[0] = root;
             up.Used = 1;
             root = up;
-            height++;
         }
 
         var old = SetInNodes(index, entry);
@@ -162,7 +163,7 @@ internal struct PageCacheTree
     private readonly long SetInNodes(long index, long entry)
     {
         var node = root!;
-        for (var level = height - 1; level > 0; level--)
+        for (var level = Height - 1; level > 0; level--)
         {
             var interior = Unsafe.As<Interior>(node);
             var slot = (int)((index >> (level * Shift)) & Mask);
@@ -213,20 +214,19 @@ internal struct PageCacheTree
             return false;
         }
 
-        var limit = Capacity(height);
+        var limit = Capacity(Height);
         if (from >= limit)
         {
             return false;
         }
 
-        return Find(root, height, 0, Math.Max(from, 0), Math.Min(to, limit), out index, out entry);
+        return Find(root, Height, 0, Math.Max(from, 0), Math.Min(to, limit), out index, out entry);
     }
 
     /// <summary>Drops every node: used after the entries have been released one by one.</summary>
     public void Clear()
     {
         root = null;
-        height = 0;
         head = 0;
         Count = 0;
     }
@@ -283,12 +283,12 @@ internal struct PageCacheTree
             return was;
         }
 
-        if (!Covers(index, height))
+        if (!Covers(index, Height))
         {
             return 0;
         }
 
-        var old = EraseIn(root, height, index);
+        var old = EraseIn(root, Height, index);
         if (old != 0)
         {
             Count--;
@@ -339,11 +339,12 @@ internal struct PageCacheTree
 
     private static bool Covers(long index, int levels) => index < Capacity(levels);
 
-    private static Node NewNode(int level) => level == 1 ? new Leaf() : new Interior();
+    private static Node NewNode(int level) => level == 1 ? new Leaf { Level = 1 } : new Interior { Level = level };
 
     private abstract class Node
     {
         public int Used;
+        public int Level; // 1 for a leaf; in the 4 bytes the object aligns away after Used
     }
 
     /// <summary>A bottom node: 64 entries inline, one object of 536 bytes.</summary>

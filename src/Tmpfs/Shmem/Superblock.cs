@@ -55,6 +55,12 @@ internal sealed class Superblock
 
     public Inode Root { get; set; } = null!;
 
+    /// <summary>
+    /// The mount this superblock belongs to (tmpfs has one per superblock), which a closing
+    /// handle tells (the handle reaches it through its inode instead of keeping a field).
+    /// </summary>
+    public FileSystem Mount { get; set; } = null!;
+
     public long UsedBlocks => Volatile.Read(ref usedBlocks);
 
     /// <summary>Inodes in use (root included), as statfs reports f_files - f_ffree.</summary>
