@@ -15,7 +15,7 @@ namespace Tmpfs.Memory;
 internal sealed class LruLists
 {
     private readonly PageFrames frames;
-    private readonly Lock lruLock = new();
+    private readonly Spinlock lruLock = new();
     private readonly ListHead active = new();
     private readonly ListHead inactive = new();
 
@@ -29,7 +29,7 @@ internal sealed class LruLists
     {
         get
         {
-            lock (lruLock)
+            using (lruLock.Hold())
             {
                 return active.Count;
             }
@@ -40,7 +40,7 @@ internal sealed class LruLists
     {
         get
         {
-            lock (lruLock)
+            using (lruLock.Hold())
             {
                 return inactive.Count;
             }
@@ -50,7 +50,7 @@ internal sealed class LruLists
     /// <summary>folio_add_lru: a new page goes to the head of the inactive list.</summary>
     public void Add(int pfn)
     {
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             Debug.Assert(!frames.TestFlag(pfn, PageFlags.Lru), "page already on an LRU list");
             frames.ClearFlag(pfn, PageFlags.Active);
@@ -62,7 +62,7 @@ internal sealed class LruLists
     /// <summary>folio_add_lru for a batch (a folio_batch): new pages to the inactive head under one lock hold.</summary>
     public void AddRun(ReadOnlySpan<int> pfns)
     {
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             foreach (var pfn in pfns)
             {
@@ -77,7 +77,7 @@ internal sealed class LruLists
     /// <summary>Unlinks a page that is about to be freed; false when it was not on a list (isolated).</summary>
     public bool Remove(int pfn)
     {
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             if (!frames.TestFlag(pfn, PageFlags.Lru))
             {
@@ -107,7 +107,7 @@ internal sealed class LruLists
             return;
         }
 
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             if (frames.TestFlag(pfn, PageFlags.Lru) && !frames.TestFlag(pfn, PageFlags.Active))
             {
@@ -130,7 +130,7 @@ internal sealed class LruLists
     {
         var got = 0;
         scanned = 0;
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             var budget = Math.Max(batch.Length * 4, 32);
             while (got < batch.Length && inactive.Tail >= 0 && scanned < budget)
@@ -168,7 +168,7 @@ internal sealed class LruLists
     /// </summary>
     public void Deactivate(int count)
     {
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             for (var i = 0; i < count && active.Tail >= 0; i++)
             {
@@ -190,7 +190,7 @@ internal sealed class LruLists
     /// <summary>folio_putback_lru: returns an isolated page to a list.</summary>
     public void Putback(int pfn, bool activate)
     {
-        lock (lruLock)
+        using (lruLock.Hold())
         {
             Debug.Assert(!frames.TestFlag(pfn, PageFlags.Lru), "putting back a page already on a list");
             if (activate)

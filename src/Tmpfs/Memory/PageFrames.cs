@@ -27,7 +27,7 @@ internal sealed unsafe class PageFrames : IDisposable
     private readonly byte*[] chunks;
     private readonly PageDescriptor[]?[] descriptors; // one array per carved chunk: no cost for memory never used
     private readonly object[] waitTable;
-    private readonly Lock freeLock = new();
+    private readonly Spinlock freeLock = new();
     private int freeCount;
     private int freeHead = -1; // the free list, threaded through the descriptors' LruNext
 
@@ -82,7 +82,7 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         get
         {
-            lock (freeLock)
+            using (freeLock.Hold())
             {
                 return limitFrames - (carvedFrames - freeCount);
             }
@@ -98,7 +98,7 @@ internal sealed unsafe class PageFrames : IDisposable
     /// </summary>
     public bool SetLimit(int frames)
     {
-        lock (freeLock)
+        using (freeLock.Hold())
         {
             if (frames < 1 || frames > CapacityFrames || frames < carvedFrames - freeCount)
             {
@@ -115,7 +115,7 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         get
         {
-            lock (freeLock)
+            using (freeLock.Hold())
             {
                 return (long)((carvedFrames + ChunkFrames - 1) >> ChunkShift) * ChunkFrames * PageSize;
             }
@@ -131,7 +131,7 @@ internal sealed unsafe class PageFrames : IDisposable
     public int Allocate(bool willOverwrite)
     {
         int pfn;
-        lock (freeLock)
+        using (freeLock.Hold())
         {
             if (carvedFrames - freeCount >= limitFrames)
             {
@@ -179,7 +179,7 @@ internal sealed unsafe class PageFrames : IDisposable
     {
         var got = 0;
         int carvedFrom, carvedTo;
-        lock (freeLock)
+        using (freeLock.Hold())
         {
             var want = Math.Min(pfns.Length, limitFrames - (carvedFrames - freeCount));
             while (got < want && freeCount > 0)
@@ -237,7 +237,7 @@ internal sealed unsafe class PageFrames : IDisposable
         page.RefCount = 0;
         page.LruPrev = -1;
         page.LruNext = -1;
-        lock (freeLock)
+        using (freeLock.Hold())
         {
             Debug.Assert(freeCount < carvedFrames, "double free of a frame");
             page.LruNext = freeHead;

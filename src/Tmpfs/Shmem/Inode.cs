@@ -139,7 +139,7 @@ internal sealed class Inode : AddressSpace
     public bool Evicted;
 
     /// <summary>The mapping lock (the xarray's xa_lock): guards <see cref="Pages"/> against reclaim.</summary>
-    public Lock MappingLock => Sb.MappingLock;
+    public Spinlock MappingLock => Sb.MappingLock;
 
     public int FileType => Mode & FileModes.TypeMask;
 

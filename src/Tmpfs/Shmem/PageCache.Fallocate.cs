@@ -24,7 +24,7 @@ internal static partial class PageCache
         for (var index = first; index <= last; index++)
         {
             long entry;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 entry = inode.Pages.Get(index);
             }
@@ -89,7 +89,7 @@ internal static partial class PageCache
     {
         var frames = inode.Sb.Frames;
         var pfn = PageCacheTree.ToFrame(entry);
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             if (inode.Pages.Get(index) != entry)
             {
@@ -103,7 +103,7 @@ internal static partial class PageCache
         try
         {
             bool mapped;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 mapped = inode.Pages.Get(index) == entry;
             }

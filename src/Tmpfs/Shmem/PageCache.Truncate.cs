@@ -58,7 +58,7 @@ internal static partial class PageCache
     private static void ZeroRange(Inode inode, long index, int from, int to)
     {
         long entry;
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             entry = inode.Pages.Get(index);
         }
@@ -97,7 +97,7 @@ internal static partial class PageCache
             Interleaving.Point();
             long found, entry;
             int pfn = -1;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 if (!inode.Pages.NextPresent(index, end, out found, out entry))
                 {
@@ -125,7 +125,7 @@ internal static partial class PageCache
 
             frames.LockPage(pfn);
             bool removed;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 removed = inode.Pages.Get(found) == entry;
                 if (removed)

@@ -140,7 +140,7 @@ internal static partial class PageCache
         var frames = inode.Sb.Frames;
         Span<long> entries = stackalloc long[pfns.Length]; // sized to the run: a 4 KiB call zeroes one slot, not 64
         var got = 0;
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             var n = inode.Pages.GetRange(index, entries[..pfns.Length]);
             firstIsHole = n == 0 || entries[0] == 0;
@@ -298,7 +298,7 @@ internal static partial class PageCache
         while (true)
         {
             long entry;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 entry = inode.Pages.Get(index);
                 if (PageCacheTree.IsFrame(entry))
@@ -338,7 +338,7 @@ internal static partial class PageCache
         {
             bool present;
             long found, entry;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 present = inode.Pages.NextPresent(index, endIndex, out found, out entry);
             }
@@ -452,7 +452,7 @@ internal static partial class PageCache
         if (want > 1)
         {
             Span<long> entries = stackalloc long[MaxRun];
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 // Count the holes after the first, a leaf at a time.
                 while (run < want)
@@ -510,7 +510,7 @@ internal static partial class PageCache
             frames.GetPage(pfns[i]); // the caller's; the allocation's is the page cache's
         }
 
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             for (var i = 0; i < got; i++)
             {

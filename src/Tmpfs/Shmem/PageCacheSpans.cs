@@ -53,7 +53,7 @@ internal static class PageCacheSpans
             // find_get_pages_contig: resident pages and holes under one hold of the mapping
             // lock, each reference taken there (the rule reclaim relies on); a swap entry ends it.
             // The same rule as PageCache.FindGetRun: a change to one must be made to both.
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 var m = inode.Pages.GetRange(index, entries[..want]);
                 for (; got < m; got++)

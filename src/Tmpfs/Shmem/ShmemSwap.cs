@@ -92,7 +92,7 @@ internal static partial class ShmemSwap
     {
         var sb = inode.Sb;
         var frames = sb.Frames;
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             if (frames.RefCount(pfn) != 2 || inode.Pages.Get(index) != PageCacheTree.FrameEntry(pfn))
             {
@@ -128,7 +128,7 @@ internal static partial class ShmemSwap
         var memory = sb.Memory;
         var frames = sb.Frames;
         bool restored;
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             restored = inode.Pages.Get(index) == PageCacheTree.SwapEntry(entry.Value);
             if (restored)

@@ -67,7 +67,7 @@ internal static partial class ShmemSwap
 
         Interleaving.Point();
         bool added;
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             added = inode.Pages.Get(index) == entry;
             if (added)
@@ -135,7 +135,7 @@ internal static partial class ShmemSwap
         var n = 1;
         if (window > 1)
         {
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 while (n < window && first.Offset + n < device.Slots &&
                        inode.Pages.Get(index + n) == PageCacheTree.SwapEntry(new SwapEntry(first.Type, first.Offset + n).Value))

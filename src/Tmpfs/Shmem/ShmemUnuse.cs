@@ -35,7 +35,7 @@ internal static partial class ShmemSwap
                 Interleaving.Point();
                 bool found;
                 long at, entry;
-                lock (inode.MappingLock)
+                using (inode.MappingLock.Hold())
                 {
                     found = NextSwapEntry(inode, index, type, out at, out entry);
                 }
@@ -64,7 +64,7 @@ internal static partial class ShmemSwap
     {
         var runs = new List<(long Index, long Entry)>();
         var max = MaxRun(inode);
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             long from = 0, lastIndex = -2, lastSlot = -2;
             var length = 0;

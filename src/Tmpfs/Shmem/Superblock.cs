@@ -19,7 +19,7 @@ internal sealed class Superblock
     public const long BogoInodeSize = 1024; // BOGO_INODE_SIZE: ispace charged per inode and per extra link
     public const long XattrOverhead = 40; // sizeof(struct simple_xattr) on 64-bit, charged with each xattr
 
-    private readonly Lock statLock = new();
+    private readonly Spinlock statLock = new();
     private readonly InodeTable inodes = new();
     private long nextIno = 1;
     private long usedBlocks;
@@ -43,7 +43,7 @@ internal sealed class Superblock
     public RwSemaphore NamespaceLock { get; } = new();
 
     /// <summary>The xa_lock of every mapping of this mount: page cache entries change under it.</summary>
-    public Lock MappingLock { get; } = new();
+    public Spinlock MappingLock { get; } = new();
 
     /// <summary>size= in pages; 0 = unlimited.</summary>
     public long MaxBlocks { get; private set; }
@@ -68,7 +68,7 @@ internal sealed class Superblock
     {
         get
         {
-            lock (statLock)
+            using (statLock.Hold())
             {
                 return inodes.Count;
             }
@@ -79,7 +79,7 @@ internal sealed class Superblock
     {
         get
         {
-            lock (statLock)
+            using (statLock.Hold())
             {
                 return freeIspace;
             }
@@ -111,7 +111,7 @@ internal sealed class Superblock
     {
         var now = NowNs();
         Inode inode;
-        lock (statLock)
+        using (statLock.Hold())
         {
             // One hold of stat_lock: charge ispace, take the number, enter the inode set.
             if (MaxInodes != 0)
@@ -160,7 +160,7 @@ internal sealed class Superblock
     /// <summary>shmem_reserve_inode for an extra hard link: links cost ispace too.</summary>
     public void ReserveLink()
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             if (MaxInodes != 0)
             {
@@ -177,7 +177,7 @@ internal sealed class Superblock
     /// <summary>shmem_free_inode: returns ispace of an inode or a link.</summary>
     public void ReturnIspace(long amount)
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             if (MaxInodes != 0)
             {
@@ -189,7 +189,7 @@ internal sealed class Superblock
     /// <summary>Charges ispace for xattr bytes (shmem_xattr_handler_set); false when none is left.</summary>
     public bool TryChargeIspace(long amount)
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             if (MaxInodes == 0)
             {
@@ -208,7 +208,7 @@ internal sealed class Superblock
 
     public Inode? FindInode(long ino)
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             return inodes.Find(ino);
         }
@@ -355,7 +355,7 @@ internal sealed class Superblock
     private void Forget(Inode inode)
     {
         Debug.Assert(Monitor.IsEntered(inode), "inode lock not held");
-        lock (statLock)
+        using (statLock.Hold())
         {
             inodes.Remove(inode);
             if (MaxInodes != 0)
@@ -385,7 +385,7 @@ internal sealed class Superblock
     /// <summary>Every inode still registered: used by unmount's teardown and its invariant check.</summary>
     public List<Inode> SnapshotInodes()
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             return inodes.ToList();
         }
@@ -394,7 +394,7 @@ internal sealed class Superblock
     /// <summary>shmem_reconfigure's size and nr_inodes change, after the options layer validated it.</summary>
     public void SetLimits(long maxBlocks, long maxInodes)
     {
-        lock (statLock)
+        using (statLock.Hold())
         {
             var usedIspace = (MaxInodes * BogoInodeSize) - freeIspace;
             MaxBlocks = maxBlocks;
@@ -408,7 +408,7 @@ internal sealed class Superblock
     {
         get
         {
-            lock (statLock)
+            using (statLock.Hold())
             {
                 return MaxInodes == 0 ? 0 : (MaxInodes * BogoInodeSize) - freeIspace;
             }
