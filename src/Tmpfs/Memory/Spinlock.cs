@@ -97,16 +97,25 @@ internal sealed class Spinlock
         lock (gate)
         {
             Interlocked.Increment(ref sleepers); // a full fence before the last look below
+            var entered = false;
             try
             {
                 while (!TryEnter())
                 {
                     Monitor.Wait(gate);
                 }
+
+                entered = true;
             }
             finally
             {
-                Interlocked.Decrement(ref sleepers);
+                // A sleeper that leaves without the lock (interrupted in Monitor.Wait) may have
+                // taken the one pulse a release sent: pass it on, or another sleeper could wait
+                // for a release that already happened. A spare pulse costs a look and a sleep.
+                if (Interlocked.Decrement(ref sleepers) != 0 && !entered)
+                {
+                    Monitor.Pulse(gate);
+                }
             }
         }
     }
@@ -114,11 +123,13 @@ internal sealed class Spinlock
     // One sleeper is enough: the lock is exclusive, and whoever gets it wakes the next at its
     // own release. A sleeper that loses the race to a spinning thread sleeps again and is woken
     // by that thread's release, since it still counts as a sleeper. The lock is already
-    // released here: an interrupt while taking the gate must not cost the sleeper its wake-up,
-    // so the pulse is retried and the interrupt raised after it.
+    // released here, and the caller's critical section is done: an interrupt while taking the
+    // gate must cost neither the sleeper its wake-up nor the caller the work after its using
+    // block (a page left locked, a charge not made), so the pulse is retried and the interrupt
+    // left pending for the thread's next wait instead of thrown from the release.
     private void WakeOne()
     {
-        ThreadInterruptedException? interrupted = null;
+        var interrupted = false;
         while (true)
         {
             try
@@ -130,15 +141,15 @@ internal sealed class Spinlock
 
                 break;
             }
-            catch (ThreadInterruptedException e)
+            catch (ThreadInterruptedException)
             {
-                interrupted = e;
+                interrupted = true;
             }
         }
 
-        if (interrupted is not null)
+        if (interrupted)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(interrupted);
+            Thread.CurrentThread.Interrupt();
         }
     }
 

@@ -197,6 +197,11 @@ internal static class Fsck
                 {
                     problems.Add($"dir {dir.Ino}: '{e.Name}' in cookie order but not by name");
                 }
+                else if (contents.Lookup(e.Name) != e.Inode)
+                {
+                    // Path walks take the inode from the name index, not from the entry.
+                    problems.Add($"dir {dir.Ino}: '{e.Name}' indexed with another inode than its entry's");
+                }
             }
 
             if (live != contents.Count)

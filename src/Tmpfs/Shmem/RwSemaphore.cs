@@ -162,11 +162,13 @@ internal sealed class RwSemaphore
         }
     }
 
-    // The lock is already released: an interrupt while taking the gate must not cost the
-    // sleepers their wake-up, so the pulse is retried and the interrupt raised after it.
+    // The lock is already released and the caller's critical section done: an interrupt
+    // while taking the gate must cost neither the sleepers their wake-up nor the caller the
+    // work after its release, so the pulse is retried and the interrupt left pending for the
+    // thread's next wait instead of thrown from the release.
     private void WakeAll()
     {
-        ThreadInterruptedException? interrupted = null;
+        var interrupted = false;
         while (true)
         {
             try
@@ -178,15 +180,15 @@ internal sealed class RwSemaphore
 
                 break;
             }
-            catch (ThreadInterruptedException e)
+            catch (ThreadInterruptedException)
             {
-                interrupted = e;
+                interrupted = true;
             }
         }
 
-        if (interrupted is not null)
+        if (interrupted)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(interrupted);
+            Thread.CurrentThread.Interrupt();
         }
     }
 

@@ -40,7 +40,8 @@ public sealed class SpinlockTests
                     Thread.Sleep(0); // let the threads interleave on few cores
                 }
             }
-        })).ToList();
+        })
+        { IsBackground = true }).ToList();
         workers.ForEach(t => t.Start());
         foreach (var t in workers)
         {
@@ -49,7 +50,7 @@ public sealed class SpinlockTests
 
         Assert.Equal(0, violations);
         Assert.Equal((long)threads * rounds, counter);
-        Assert.False(spin.IsHeldByCurrentThread);
+        AssertFree(spin);
     }
 
     [Fact]
@@ -67,7 +68,8 @@ public sealed class SpinlockTests
                 Interlocked.Increment(ref got);
                 Thread.Sleep(5);
             }
-        })).ToList();
+        })
+        { IsBackground = true }).ToList();
         waiters.ForEach(t => t.Start());
         Thread.Sleep(200);
         Assert.Equal(0, Volatile.Read(ref got));
@@ -110,7 +112,8 @@ public sealed class SpinlockTests
             {
                 caught = e;
             }
-        });
+        })
+        { IsBackground = true };
         sleeper.Start();
         Thread.Sleep(200); // past its spinning: asleep on the monitor
         sleeper.Interrupt();
@@ -120,8 +123,14 @@ public sealed class SpinlockTests
         // The holder still holds it, and its release leaves the lock usable.
         Assert.True(spin.IsHeldByCurrentThread);
         spin.Exit();
-        var other = new Thread(() => spin.Hold().Dispose());
-        other.Start();
-        Assert.True(other.Join(Patience));
+        AssertFree(spin);
+    }
+
+    // The lock can be taken, by another thread, within the patience.
+    private static void AssertFree(Spinlock spin)
+    {
+        var taker = new Thread(() => spin.Hold().Dispose()) { IsBackground = true };
+        taker.Start();
+        Assert.True(taker.Join(Patience), "the lock was left held");
     }
 }

@@ -403,7 +403,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         for (var i = from; i < inode.Size / Page; i++)
         {
             long entry;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 entry = inode.Pages.Get(i);
             }

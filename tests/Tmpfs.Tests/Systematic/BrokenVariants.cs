@@ -117,7 +117,7 @@ internal static class BrokenVariants
         while (true)
         {
             long entry;
-            lock (inode.MappingLock)
+            using (inode.MappingLock.Hold())
             {
                 entry = inode.Pages.Get(index);
                 if (PageCacheTree.IsFrame(entry))
@@ -192,7 +192,7 @@ internal static class BrokenVariants
         }
 
         Interleaving.Point();
-        lock (inode.MappingLock)
+        using (inode.MappingLock.Hold())
         {
             // The bug: no "inode.Pages.Get(index) == entry" check before installing.
             inode.Pages.Set(index, PageCacheTree.FrameEntry(pfn));
