@@ -122,36 +122,8 @@ internal sealed class Spinlock
 
     // One sleeper is enough: the lock is exclusive, and whoever gets it wakes the next at its
     // own release. A sleeper that loses the race to a spinning thread sleeps again and is woken
-    // by that thread's release, since it still counts as a sleeper. The lock is already
-    // released here, and the caller's critical section is done: an interrupt while taking the
-    // gate must cost neither the sleeper its wake-up nor the caller the work after its using
-    // block (a page left locked, a charge not made), so the pulse is retried and the interrupt
-    // left pending for the thread's next wait instead of thrown from the release.
-    private void WakeOne()
-    {
-        var interrupted = false;
-        while (true)
-        {
-            try
-            {
-                lock (gate)
-                {
-                    Monitor.Pulse(gate);
-                }
-
-                break;
-            }
-            catch (ThreadInterruptedException)
-            {
-                interrupted = true;
-            }
-        }
-
-        if (interrupted)
-        {
-            Thread.CurrentThread.Interrupt();
-        }
-    }
+    // by that thread's release, since it still counts as a sleeper.
+    private void WakeOne() => MonitorGate.Wake(gate, all: false);
 
     /// <summary>A held lock, released when the scope is disposed.</summary>
     public readonly ref struct Scope(Spinlock held)

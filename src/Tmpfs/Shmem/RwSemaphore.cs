@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tmpfs.Memory;
 
 namespace Tmpfs.Shmem;
 
@@ -162,35 +163,7 @@ internal sealed class RwSemaphore
         }
     }
 
-    // The lock is already released and the caller's critical section done: an interrupt
-    // while taking the gate must cost neither the sleepers their wake-up nor the caller the
-    // work after its release, so the pulse is retried and the interrupt left pending for the
-    // thread's next wait instead of thrown from the release.
-    private void WakeAll()
-    {
-        var interrupted = false;
-        while (true)
-        {
-            try
-            {
-                lock (gate)
-                {
-                    Monitor.PulseAll(gate);
-                }
-
-                break;
-            }
-            catch (ThreadInterruptedException)
-            {
-                interrupted = true;
-            }
-        }
-
-        if (interrupted)
-        {
-            Thread.CurrentThread.Interrupt();
-        }
-    }
+    private void WakeAll() => MonitorGate.Wake(gate, all: true);
 
     [Conditional("DEBUG")]
     private void AssertNotHeld()
