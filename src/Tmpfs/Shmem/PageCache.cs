@@ -123,17 +123,13 @@ internal static partial class PageCache
     /// lock; each resident frame gets a reference for the caller there (the rule reclaim
     /// relies on), a hole is -1. Stops before a swap entry, and before a hole when
     /// <paramref name="stopAtHole"/>. Returns how many it filled (0: the first needs the slow path).
-    /// </summary>
-    private static int FindGetRun(Inode inode, long index, Span<int> pfns, bool stopAtHole) =>
-        FindGetRun(inode, index, pfns, stopAtHole, prefetchFirst: 0, out _);
-
-    /// <summary>
-    /// <see cref="FindGetRun(Inode, long, Span{int}, bool)"/> that also says whether the entry
-    /// at <paramref name="index"/> is a hole, so that a write meeting one allocates at once
-    /// instead of looking it up again under a second hold of the mapping lock. Only
-    /// meaningful when it returns 0. The caller holds the inode lock, under which a hole stays
-    /// a hole: pages enter the page cache only with it held (reclaim and swap-in change
-    /// frames into swap entries and back, never a hole).
+    /// <paramref name="prefetchFirst"/> bytes of the first frame are prefetched as soon as it is
+    /// found (0: none). <paramref name="firstIsHole"/> says whether the entry at
+    /// <paramref name="index"/> is a hole, so that a write meeting one allocates at once instead
+    /// of looking it up again under a second hold of the mapping lock; only meaningful when it
+    /// returns 0. The caller holds the inode lock, under which a hole stays a hole: pages enter
+    /// the page cache only with it held (reclaim and swap-in change frames into swap entries and
+    /// back, never a hole).
     /// </summary>
     private static int FindGetRun(Inode inode, long index, Span<int> pfns, bool stopAtHole, int prefetchFirst, out bool firstIsHole)
     {
