@@ -59,15 +59,14 @@ internal sealed class LruLists
         }
     }
 
-    /// <summary>folio_add_lru for a batch (a folio_batch): new pages to the inactive head under one lock hold.</summary>
+    /// <summary>folio_add_lru for a batch (a folio_batch): fresh pages (never on a list, so not active) to the inactive head under one lock hold.</summary>
     public void AddRun(ReadOnlySpan<int> pfns)
     {
         using (lruLock.Hold())
         {
             foreach (var pfn in pfns)
             {
-                Debug.Assert(!frames.TestFlag(pfn, PageFlags.Lru), "page already on an LRU list");
-                frames.ClearFlag(pfn, PageFlags.Active);
+                Debug.Assert(!frames.TestFlag(pfn, PageFlags.Lru | PageFlags.Active), "a fresh page already on an LRU list or active");
                 PushHead(inactive, pfn);
                 frames.SetFlag(pfn, PageFlags.Lru);
             }

@@ -74,6 +74,7 @@ internal static partial class PageCache
                 throw;
             }
 
+            AddToPageCache(inode, index, one);
             sb.Memory.Lru.Add(one[0]);
             sb.Frames.PutPage(one[0]);
             added.Add(index);

@@ -238,7 +238,9 @@ internal static partial class PageCache
             }
 
             // A hole: allocate it and the holes after it that this write covers, in one batch,
-            // fill them, and only then let reclaim see them.
+            // fill them while nobody else can see them, and only then add them to the page
+            // cache and the LRU (shmem_alloc_and_add_folio, with the copy moved before the add:
+            // the inode lock keeps the holes holes meanwhile).
             try
             {
                 got = AllocateRun(inode, index, pos, offset + count, run);
@@ -251,9 +253,10 @@ internal static partial class PageCache
             // A fresh frame's old contents are of no use to anyone: libc's memmove fills it
             // (FrameStore.Fresh), which measured faster in place than non-temporal stores and
             // their fence, and than the vector loop, whether the frame was freed a moment ago
-            // or long since and whatever the file's size. Its stores need no fence before
-            // reclaim can see the page: the LRU's lock orders them.
+            // or long since and whatever the file's size. Its stores need no fence: the
+            // mapping lock that publishes the page orders them.
             done = FillRun(frames, run[..got], offset, source[..count], done, FrameStore.Fresh);
+            AddToPageCache(inode, index, run[..got]);
             memory.Lru.AddRun(run[..got]);
             for (var i = 0; i < got; i++)
             {
@@ -280,6 +283,7 @@ internal static partial class PageCache
 
         Span<int> one = stackalloc int[1];
         AllocateRun(inode, index, 0, 0, one[..1]);
+        AddToPageCache(inode, index, one[..1]);
         inode.Sb.Memory.Lru.Add(one[0]);
         return one[0];
     }
@@ -393,17 +397,26 @@ internal static partial class PageCache
             var chunk = Math.Min(PageSize - inPage, source.Length - done);
             var pageStore = store == FrameStore.NonTemporal && chunk < PageSize ? FrameStore.Cached : store;
             frames.CopyIn(pfn, inPage, source.Slice(done, chunk), pageStore);
-            MarkWritten(frames, pfn);
+            MarkWritten(frames, pfn, unpublished: store == FrameStore.Fresh);
             done += chunk;
         }
 
         return done;
     }
 
-    private static void MarkWritten(PageFrames frames, int pfn)
+    /// <summary>
+    /// folio_mark_uptodate and folio_mark_dirty. A page nobody else can see yet (fresh, not
+    /// yet in the page cache) takes plain stores, as the kernel's __folio_set_* on a new
+    /// folio: publishing it under the mapping lock orders them.
+    /// </summary>
+    private static void MarkWritten(PageFrames frames, int pfn, bool unpublished)
     {
         const PageFlags written = PageFlags.Uptodate | PageFlags.Dirty;
-        if ((frames[pfn].Flags & (int)written) != (int)written)
+        if (unpublished)
+        {
+            frames[pfn].Flags |= (int)written;
+        }
+        else if ((frames[pfn].Flags & (int)written) != (int)written)
         {
             frames.SetFlag(pfn, written);
         }
@@ -435,9 +448,11 @@ internal static partial class PageCache
     /// Allocates the hole at <paramref name="index"/> and the consecutive holes after it up
     /// to the end of the write [<paramref name="writeStart"/>, <paramref name="writeEnd"/>),
     /// at most <paramref name="pfns"/>.Length, charging blocks and taking frames in one step
-    /// each. Pages the write covers wholly are not zeroed; the others are. The pages enter
-    /// the page cache off the LRU, each with a reference for the caller, who adds them to
-    /// the LRU once filled. Returns how many it allocated (at least one, or it throws ENOSPC).
+    /// each. Pages the write covers wholly are not zeroed; the others are. The frames are the
+    /// caller's alone, each with two references (the page cache's and the caller's): it fills
+    /// them, then <see cref="AddToPageCache"/> publishes them and it adds them to the LRU.
+    /// Returns how many it allocated (at least one, or it throws ENOSPC). The caller holds
+    /// the inode lock, so the holes stay holes until it adds the pages.
     /// </summary>
     private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns)
     {
@@ -503,21 +518,30 @@ internal static partial class PageCache
             ref var page = ref frames[pfns[i]];
             page.Mapping = inode;
             page.Index = index + i;
-            frames.GetPage(pfns[i]); // the caller's; the allocation's is the page cache's
+            page.RefCount = 2; // the allocation's (the page cache's) and the caller's; nobody else knows the frame yet
         }
 
+        return got;
+    }
+
+    /// <summary>
+    /// shmem_add_to_page_cache: puts the frames from <see cref="AllocateRun"/> at
+    /// <paramref name="index"/> on, into the holes there, and charges them to the inode.
+    /// The mapping lock's release publishes what the caller wrote into them.
+    /// </summary>
+    private static void AddToPageCache(Inode inode, long index, ReadOnlySpan<int> pfns)
+    {
         using (inode.MappingLock.Hold())
         {
-            for (var i = 0; i < got; i++)
+            for (var i = 0; i < pfns.Length; i++)
             {
                 var old = inode.Pages.Set(index + i, PageCacheTree.FrameEntry(pfns[i]));
                 Debug.Assert(old == 0, "allocating over a present page");
             }
         }
 
-        inode.Alloced += got;
-        memory.ChargeShmem(got);
-        return got;
+        inode.Alloced += pfns.Length;
+        inode.Sb.Memory.ChargeShmem(pfns.Length);
     }
 
 }
