@@ -18,6 +18,7 @@ namespace Tmpfs.Memory;
 /// read after the releaser's exchange, so no wake-up is lost. Debug builds record the owner,
 /// assert against recursion and answer <see cref="IsHeldByCurrentThread"/> exactly.
 /// </remarks>
+[NoMonitorLock]
 internal sealed class Spinlock
 {
     private const int SpinLimit = 20;

@@ -22,6 +22,7 @@ namespace Tmpfs.Shmem;
 /// the count of sleepers is raised before a sleeper's last look at the lock and read after
 /// the releaser's atomic change of it, so no wake-up is lost.
 /// </remarks>
+[NoMonitorLock]
 internal sealed class RwSemaphore
 {
     private const int Writer = -1; // count while a writer holds the lock
