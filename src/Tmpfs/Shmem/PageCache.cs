@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Tmpfs.Memory;
 
 namespace Tmpfs.Shmem;
@@ -13,7 +12,8 @@ namespace Tmpfs.Shmem;
 /// reference. So this code never touches a frame without a reference of its own, taken
 /// under the mapping lock together with the lookup (find_get_page): reclaim moves a page
 /// to swap only while nobody but the page cache and itself holds it, and it checks that
-/// under the same lock. A page being filled is kept off the LRU until it holds its data.
+/// under the same lock. A fresh page is filled before it enters the page cache and the LRU,
+/// so nobody else sees it until it holds its data.
 /// </remarks>
 internal static partial class PageCache
 {
@@ -225,7 +225,7 @@ internal static partial class PageCache
             if (got > 0)
             {
                 var store = streaming || inode.Alloced > LargeFilePages ? FrameStore.NonTemporal : FrameStore.Cached;
-                done = FillRun(frames, run[..got], offset, source[..count], done, store);
+                done = FillRun(frames, run[..got], offset, source[..count], done, store, unpublished: false);
                 foreach (var pfn in run[..got])
                 {
                     memory.Lru.MarkAccessed(pfn);
@@ -255,7 +255,7 @@ internal static partial class PageCache
             // their fence, and than the vector loop, whether the frame was freed a moment ago
             // or long since and whatever the file's size. Its stores need no fence: the
             // mapping lock that publishes the page orders them.
-            done = FillRun(frames, run[..got], offset, source[..count], done, FrameStore.Fresh);
+            done = FillRun(frames, run[..got], offset, source[..count], done, FrameStore.Fresh, unpublished: true);
             AddToPageCache(inode, index, run[..got]);
             memory.Lru.AddRun(run[..got]);
             for (var i = 0; i < got; i++)
@@ -386,9 +386,11 @@ internal static partial class PageCache
     /// (the write at <paramref name="offset"/>, <paramref name="done"/> bytes already in) into
     /// the frames of <paramref name="pfns"/> the way <paramref name="store"/> says, marking
     /// each written. Non-temporal stores are for whole pages: a page written in part keeps
-    /// the rest of its lines, which are read for ownership anyway. Returns the new done.
+    /// the rest of its lines, which are read for ownership anyway. <paramref name="unpublished"/>:
+    /// the frames are fresh and not yet in the page cache, so nobody else can touch their flags.
+    /// Returns the new done.
     /// </summary>
-    private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, FrameStore store)
+    private static int FillRun(PageFrames frames, ReadOnlySpan<int> pfns, long offset, ReadOnlySpan<byte> source, int done, FrameStore store, bool unpublished)
     {
         for (var i = 0; i < pfns.Length; i++)
         {
@@ -397,7 +399,7 @@ internal static partial class PageCache
             var chunk = Math.Min(PageSize - inPage, source.Length - done);
             var pageStore = store == FrameStore.NonTemporal && chunk < PageSize ? FrameStore.Cached : store;
             frames.CopyIn(pfn, inPage, source.Slice(done, chunk), pageStore);
-            MarkWritten(frames, pfn, unpublished: store == FrameStore.Fresh);
+            MarkWritten(frames, pfn, unpublished);
             done += chunk;
         }
 
@@ -527,21 +529,75 @@ internal static partial class PageCache
     /// <summary>
     /// shmem_add_to_page_cache: puts the frames from <see cref="AllocateRun"/> at
     /// <paramref name="index"/> on, into the holes there, and charges them to the inode.
-    /// The mapping lock's release publishes what the caller wrote into them.
+    /// The mapping lock's release publishes what the caller wrote into them. If a slot is not
+    /// a hole (the kernel's -EEXIST: the inode lock should make that impossible) or a tree
+    /// node cannot be allocated, nothing is added: the frames are freed, their blocks
+    /// uncharged, and it throws.
     /// </summary>
     private static void AddToPageCache(Inode inode, long index, ReadOnlySpan<int> pfns)
     {
-        using (inode.MappingLock.Hold())
+        var added = 0;
+        long found = 0;
+        try
         {
-            for (var i = 0; i < pfns.Length; i++)
+            using (inode.MappingLock.Hold())
             {
-                var old = inode.Pages.Set(index + i, PageCacheTree.FrameEntry(pfns[i]));
-                Debug.Assert(old == 0, "allocating over a present page");
+                for (; added < pfns.Length; added++)
+                {
+                    found = inode.Pages.Set(index + added, PageCacheTree.FrameEntry(pfns[added]));
+                    if (found != 0)
+                    {
+                        inode.Pages.Set(index + added, found); // no allocation: the node is there
+                        break;
+                    }
+                }
+
+                if (found != 0)
+                {
+                    for (var i = 0; i < added; i++)
+                    {
+                        inode.Pages.Set(index + i, 0);
+                    }
+                }
             }
+        }
+        catch
+        {
+            // Set failed to allocate a node: take out what went in (erasing allocates nothing).
+            using (inode.MappingLock.Hold())
+            {
+                for (var i = 0; i < added; i++)
+                {
+                    inode.Pages.Set(index + i, 0);
+                }
+            }
+
+            AbandonFrames(inode, pfns);
+            throw;
+        }
+
+        if (found != 0)
+        {
+            AbandonFrames(inode, pfns);
+            throw new InvalidOperationException($"page cache slot {index + added} of inode {inode.Ino} is not a hole");
         }
 
         inode.Alloced += pfns.Length;
         inode.Sb.Memory.ChargeShmem(pfns.Length);
+    }
+
+    /// <summary>Frees frames from <see cref="AllocateRun"/> that never entered the page cache, and uncharges their blocks.</summary>
+    private static void AbandonFrames(Inode inode, ReadOnlySpan<int> pfns)
+    {
+        var frames = inode.Sb.Frames;
+        foreach (var pfn in pfns)
+        {
+            frames[pfn].Mapping = null;
+            frames.PutPage(pfn); // the caller's reference
+            frames.PutPage(pfn); // the page cache's: frees it
+        }
+
+        inode.Sb.UnchargeBlocks(pfns.Length);
     }
 
 }

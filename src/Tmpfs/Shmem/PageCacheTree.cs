@@ -137,7 +137,16 @@ internal struct PageCacheTree
             root = NewNode(levels);
             if (head != 0)
             {
-                SetInNodes(0, head);
+                try
+                {
+                    SetInNodes(0, head);
+                }
+                catch
+                {
+                    root = null; // a node could not be allocated: the head entry stays where it was
+                    throw;
+                }
+
                 head = 0;
             }
         }

@@ -7,9 +7,10 @@ using Tmpfs.Analyzers;
 namespace Tmpfs.Tests.Analyzers;
 
 /// <summary>
-/// TMPFS001 against small programs compiled here: a C# lock on a type marked
-/// [NoMonitorLock] (or one derived from it) is an error; holding such a lock its own way,
-/// and locking any other object, is not.
+/// TMPFS001 and TMPFS002 against small programs compiled here: a C# lock on a type marked
+/// [NoMonitorLock] (or one derived from it), or such an object converted to object (the way
+/// to Monitor.Enter or a lock through an object variable), is an error; holding such a lock
+/// its own way, and locking any other object, is not. And the engine's own locks carry the mark.
 /// </summary>
 public sealed class MonitorLockOnSpinlockAnalyzerTests
 {
@@ -59,6 +60,34 @@ public sealed class MonitorLockOnSpinlockAnalyzerTests
             """);
 
         Assert.Equal(MonitorLockOnSpinlockAnalyzer.DiagnosticId, Assert.Single(diagnostics).Id);
+    }
+
+    [Fact]
+    public async Task ConvertingOneToObjectIsAnError()
+    {
+        var diagnostics = await Analyze("""
+            using System.Threading;
+            class C
+            {
+                readonly Spinlock s = new();
+                void M()
+                {
+                    Monitor.Enter(s);
+                    object o = s;
+                    lock (o) { }
+                }
+            }
+            """);
+
+        Assert.Equal(2, diagnostics.Length);
+        Assert.All(diagnostics, d => Assert.Equal(MonitorLockOnSpinlockAnalyzer.ConversionDiagnosticId, d.Id));
+    }
+
+    [Fact]
+    public void TheEnginesOwnLocksAreMarked()
+    {
+        Assert.NotNull(typeof(Tmpfs.Memory.Spinlock).GetCustomAttributes(typeof(Tmpfs.Memory.NoMonitorLockAttribute), inherit: true).SingleOrDefault());
+        Assert.NotNull(typeof(Tmpfs.Shmem.RwSemaphore).GetCustomAttributes(typeof(Tmpfs.Memory.NoMonitorLockAttribute), inherit: true).SingleOrDefault());
     }
 
     [Fact]
