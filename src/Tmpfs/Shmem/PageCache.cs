@@ -58,8 +58,9 @@ internal static partial class PageCache
             var index = pos >> PageShift;
             var pages = (int)Math.Min(run.Length, (((offset + count - 1) >> PageShift) - index) + 1);
 
-            // The resident pages and holes of this stretch, with references, in one hold of
-            // the mapping lock; a swapped page ends the run and is swapped in by itself.
+            // The resident pages and holes of this stretch, with references, without the
+            // mapping lock; a swapped page (or one reclaim is moving) ends the run and is
+            // found, or swapped in, by itself under the lock.
             // A file's first page, read first, is most likely out of the cache (opening the
             // file missed on its inode and mapping too), and the CPU's prefetcher cannot know it
             // comes next: its lines are asked for at once, as soon as the mapping names the
@@ -69,7 +70,7 @@ internal static partial class PageCache
             // left to the hardware, which already streams the pages (Sequential4K.Read lost up
             // to 25 % with it), and random ones gained nothing.
             var prefetch = done == 0 && pattern == ReadPattern.Start ? Math.Min(PageSize, count) : 0;
-            var got = FindGetRun(inode, index, run[..pages], stopAtHole: false, prefetch, out _);
+            var got = FindGetReadRun(inode, index, run[..pages], prefetch);
             if (got == 0)
             {
                 try
@@ -118,20 +119,97 @@ internal static partial class PageCache
     }
 
     /// <summary>
-    /// find_get_pages_contig: the entries from <paramref name="index"/> on, at most
-    /// <paramref name="pfns"/>.Length and within one tree leaf, under one hold of the mapping
-    /// lock; each resident frame gets a reference for the caller there (the rule reclaim
-    /// relies on), a hole is -1. Stops before a swap entry, and before a hole when
-    /// <paramref name="stopAtHole"/>. Returns how many it filled (0: the first needs the slow path).
-    /// <paramref name="prefetchFirst"/> bytes of the first frame are prefetched as soon as it is
-    /// found (0: none). <paramref name="firstIsHole"/> says whether the entry at
-    /// <paramref name="index"/> is a hole, so that a write meeting one allocates at once instead
-    /// of looking it up again under a second hold of the mapping lock; only meaningful when it
-    /// returns 0. The caller holds the inode lock, under which a hole stays a hole: pages enter
-    /// the page cache only with it held (reclaim and swap-in change frames into swap entries and
-    /// back, never a hole).
+    /// filemap_get_read_batch: the frames and holes (-1) from <paramref name="index"/> on, at most
+    /// <paramref name="pfns"/>.Length and within one tree leaf, each frame with a reference for
+    /// the caller, stopping before a swap entry; <paramref name="prefetchFirst"/> bytes of the
+    /// first frame are prefetched as soon as the entry names it (0: none). Without the
+    /// mapping lock. The caller holds the inode lock, under which the tree's shape cannot
+    /// change (see <see cref="PageCacheTree"/>): only reclaim and swap-in replace entries
+    /// meanwhile. So each frame is taken with a try-get (folio_try_get: fails on a count frozen
+    /// or dropped to 0 by reclaim or a free) and kept only if its entry still names it after
+    /// every try-get of the run (xas_reload); a frame that moved is put back and the run ends
+    /// there. A frame a stale entry names may meanwhile belong to someone else: the try-get
+    /// only raises its count for a moment, which is why every other change of a count is
+    /// atomic. Reclaim checks under the mapping lock that only the page cache and itself hold a
+    /// page before it moves it to swap; a reader that slips in after that check only reads
+    /// the page, whose data nobody changes while the reader holds the inode lock, and its
+    /// reference makes reclaim's final freeze fail (the page stays in the swap cache). Returns how many it filled (0: the first needs the slow path).
     /// </summary>
-    private static int FindGetRun(Inode inode, long index, Span<int> pfns, bool stopAtHole, int prefetchFirst, out bool firstIsHole)
+    private static int FindGetReadRun(Inode inode, long index, Span<int> pfns, int prefetchFirst)
+    {
+        var frames = inode.Sb.Frames;
+        Span<long> entries = stackalloc long[pfns.Length];
+        var n = inode.Pages.LoadRange(index, entries);
+        Interleaving.Point(); // reclaim may move, free and reuse a frame named here
+        var got = 0;
+        for (; got < n; got++)
+        {
+            var entry = entries[got];
+            if (PageCacheTree.IsFrame(entry))
+            {
+                var pfn = PageCacheTree.ToFrame(entry);
+                if (got == 0 && prefetchFirst > 0)
+                {
+                    frames.Prefetch(pfn, 0, prefetchFirst); // before the try-get's miss on the descriptor
+                }
+
+                if (!frames.TryGetPage(pfn))
+                {
+                    break;
+                }
+
+                pfns[got] = pfn;
+            }
+            else if (entry == 0)
+            {
+                pfns[got] = -1;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        if (got == 0)
+        {
+            return 0;
+        }
+
+        // Reload after all the try-gets (each a full fence): a frame whose entry changed is not ours.
+        Interleaving.Point();
+        Span<long> now = stackalloc long[got];
+        inode.Pages.LoadRange(index, now);
+        var kept = 0;
+        while (kept < got && now[kept] == entries[kept])
+        {
+            kept++;
+        }
+
+        for (var i = kept; i < got; i++)
+        {
+            if (pfns[i] >= 0)
+            {
+                frames.PutPage(pfns[i]);
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>
+    /// find_get_pages_contig for a write: the resident frames from <paramref name="index"/> on,
+    /// at most <paramref name="pfns"/>.Length and within one tree leaf, under one hold of the
+    /// mapping lock, each with a reference for the caller taken there: reclaim checks under the
+    /// same lock that only the page cache and itself hold a page before it moves it to swap,
+    /// so a page being written never goes out half-written. Stops before a hole or a swap
+    /// entry. Returns how many it filled (0: the first needs the slow path);
+    /// <paramref name="firstIsHole"/> says whether the entry at <paramref name="index"/> is a
+    /// hole, so that a write meeting one allocates at once instead of looking it up again under
+    /// a second hold of the mapping lock; only meaningful when it returns 0. The caller holds
+    /// the inode lock, under which a hole stays a hole: pages enter the page cache only with it
+    /// held (reclaim and swap-in change frames into swap entries and back, never a hole).
+    /// </summary>
+    private static int FindGetRun(Inode inode, long index, Span<int> pfns, out bool firstIsHole)
     {
         var frames = inode.Sb.Frames;
         Span<long> entries = stackalloc long[pfns.Length]; // sized to the run: a 4 KiB call zeroes one slot, not 64
@@ -143,28 +221,14 @@ internal static partial class PageCache
             for (; got < n; got++)
             {
                 var entry = entries[got];
-                if (PageCacheTree.IsFrame(entry))
-                {
-                    var pfn = PageCacheTree.ToFrame(entry);
-                    if (got == 0 && prefetchFirst > 0)
-                    {
-                        // Before GetPage's miss on the descriptor, so both are in flight at once.
-                        // A page not yet written (!Uptodate) reads as zeros: its prefetch only
-                        // costs bandwidth, and telling would take the descriptor's miss first.
-                        frames.Prefetch(pfn, 0, prefetchFirst);
-                    }
-
-                    frames.GetPage(pfn);
-                    pfns[got] = pfn;
-                }
-                else if (entry == 0 && !stopAtHole)
-                {
-                    pfns[got] = -1;
-                }
-                else
+                if (!PageCacheTree.IsFrame(entry))
                 {
                     break;
                 }
+
+                var pfn = PageCacheTree.ToFrame(entry);
+                frames.GetPage(pfn);
+                pfns[got] = pfn;
             }
         }
 
@@ -202,7 +266,7 @@ internal static partial class PageCache
 
             // The resident pages this write overwrites, with references, in one hold of the
             // mapping lock; a hole or a swapped page ends the run.
-            var got = FindGetRun(inode, index, run[..pages], stopAtHole: true, prefetchFirst: 0, out var hole);
+            var got = FindGetRun(inode, index, run[..pages], out var hole);
             if (got == 0 && !hole)
             {
                 int pfn;
@@ -451,7 +515,8 @@ internal static partial class PageCache
     /// to the end of the write [<paramref name="writeStart"/>, <paramref name="writeEnd"/>),
     /// at most <paramref name="pfns"/>.Length, charging blocks and taking frames in one step
     /// each. Pages the write covers wholly are not zeroed; the others are. The frames are the
-    /// caller's alone, each with two references (the page cache's and the caller's): it fills
+    /// caller's alone (but for a reader's passing try-get through a stale entry, see
+    /// <see cref="FindGetReadRun"/>), each with two references (the page cache's and the caller's): it fills
     /// them, then <see cref="AddToPageCache"/> publishes them and it adds them to the LRU.
     /// Returns how many it allocated (at least one, or it throws ENOSPC). The caller holds
     /// the inode lock, so the holes stay holes until it adds the pages.
@@ -520,7 +585,7 @@ internal static partial class PageCache
             ref var page = ref frames[pfns[i]];
             page.Mapping = inode;
             page.Index = index + i;
-            page.RefCount = 2; // the allocation's (the page cache's) and the caller's; nobody else knows the frame yet
+            frames.GetPage(pfns[i]); // the caller's, atomically: a reader's try-get through a stale entry may be raising the count
         }
 
         return got;

@@ -52,7 +52,8 @@ internal static class PageCacheSpans
 
             // find_get_pages_contig: resident pages and holes under one hold of the mapping
             // lock, each reference taken there (the rule reclaim relies on); a swap entry ends it.
-            // The same rule as PageCache.FindGetRun: a change to one must be made to both.
+            // The same rule as PageCache.FindGetRun (a write's lookup): a change to one must be
+            // made to both. PageCache.Read looks up without the lock (FindGetReadRun).
             using (inode.MappingLock.Hold())
             {
                 var m = inode.Pages.GetRange(index, entries[..want]);

@@ -12,7 +12,14 @@ namespace Tmpfs.Shmem;
 /// entry at index 0 lives in the head itself (no node for a one-page file); nodes are
 /// built when a second index appears. A leaf holds its 64 slots inline (one object).
 /// </summary>
-/// <remarks>Not thread-safe: callers hold the mapping lock or the inode lock.</remarks>
+/// <remarks>
+/// Changed under the mapping lock with the inode lock held, or (an entry replaced by another,
+/// frame and swap entry alike, which changes no node) under the mapping lock alone. So under
+/// the inode lock the tree's shape is fixed and only entries change, each one 8-byte store:
+/// <c>PageCache.Read</c> looks entries up there without the mapping lock (as the kernel's
+/// filemap_get_read_batch under RCU), which is why an entry is stored with release semantics,
+/// after the frame's data it names.
+/// </remarks>
 internal struct PageCacheTree
 {
     private const int Shift = 6;
@@ -84,6 +91,40 @@ internal struct PageCacheTree
         return n;
     }
 
+    /// <summary>
+    /// <see cref="GetRange"/> for a caller without the mapping lock (it holds the inode lock,
+    /// so the shape is fixed): each entry read once, whole (the kernel's READ_ONCE of a slot).
+    /// </summary>
+    public readonly int LoadRange(long index, Span<long> entries)
+    {
+        var n = Math.Min(entries.Length, Fanout - (int)(index & Mask));
+        if (root is null)
+        {
+            entries[..n].Clear();
+            if (index == 0 && n > 0)
+            {
+                entries[0] = Volatile.Read(in head);
+            }
+
+            return n;
+        }
+
+        var leaf = FindLeaf(index);
+        if (leaf is null)
+        {
+            entries[..n].Clear();
+            return n;
+        }
+
+        var first = (int)(index & Mask);
+        for (var i = 0; i < n; i++)
+        {
+            entries[i] = Volatile.Read(in leaf.Slots[first + i]);
+        }
+
+        return n;
+    }
+
     private readonly Leaf? FindLeaf(long index)
     {
         if (!Covers(index, Height))
@@ -118,7 +159,7 @@ internal struct PageCacheTree
             if (index == 0)
             {
                 var was = head;
-                head = entry;
+                Volatile.Write(ref head, entry);
                 if (was == 0)
                 {
                     Count++;
@@ -190,7 +231,7 @@ internal struct PageCacheTree
         var leaf = Unsafe.As<Leaf>(node);
         var leafSlot = (int)(index & Mask);
         var old = leaf.Slots[leafSlot];
-        leaf.Slots[leafSlot] = entry;
+        Volatile.Write(ref leaf.Slots[leafSlot], entry);
         if (old == 0)
         {
             leaf.Used++;
