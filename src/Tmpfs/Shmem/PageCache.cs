@@ -124,8 +124,9 @@ internal static partial class PageCache
     /// the caller, stopping before a swap entry; <paramref name="prefetchFirst"/> bytes of the
     /// first frame are prefetched as soon as the entry names it (0: none). Without the
     /// mapping lock. The caller holds the inode lock, under which the tree's shape cannot
-    /// change (see <see cref="PageCacheTree"/>): only reclaim and swap-in replace entries
-    /// meanwhile. So each frame is taken with a try-get (folio_try_get: fails on a count frozen
+    /// change (see <see cref="PageCacheTree"/>), and only reclaim replaces entries meanwhile
+    /// (a frame by its swap entry, or back when the swap write fails; swap-in too takes the
+    /// inode lock). So each frame is taken with a try-get (folio_try_get: fails on a count frozen
     /// or dropped to 0 by reclaim or a free) and kept only if its entry still names it after
     /// every try-get of the run (xas_reload); a frame that moved is put back and the run ends
     /// there. A frame a stale entry names may meanwhile belong to someone else: the try-get

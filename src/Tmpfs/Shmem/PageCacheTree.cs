@@ -15,7 +15,8 @@ namespace Tmpfs.Shmem;
 /// <remarks>
 /// Changed under the mapping lock with the inode lock held, or (an entry replaced by another,
 /// frame and swap entry alike, which changes no node) under the mapping lock alone. So under
-/// the inode lock the tree's shape is fixed and only entries change, each one 8-byte store:
+/// the inode lock the tree's shape is fixed and only reclaim changes entries (frame to swap
+/// entry, and back when the swap write fails), each one 8-byte store:
 /// <c>PageCache.Read</c> looks entries up there without the mapping lock (as the kernel's
 /// filemap_get_read_batch under RCU), which is why an entry is stored with release semantics,
 /// after the frame's data it names.
