@@ -134,7 +134,8 @@ internal static partial class PageCache
     /// atomic. Reclaim checks under the mapping lock that only the page cache and itself hold a
     /// page before it moves it to swap; a reader that slips in after that check only reads
     /// the page, whose data nobody changes while the reader holds the inode lock, and its
-    /// reference makes reclaim's final freeze fail (the page stays in the swap cache). Returns how many it filled (0: the first needs the slow path).
+    /// reference makes reclaim's final freeze fail (the page stays in the swap cache).
+    /// Returns how many it filled (0: the first needs the slow path).
     /// </summary>
     private static int FindGetReadRun(Inode inode, long index, Span<int> pfns, int prefetchFirst)
     {
@@ -517,12 +518,13 @@ internal static partial class PageCache
     /// at most <paramref name="pfns"/>.Length, charging blocks and taking frames in one step
     /// each. Pages the write covers wholly are not zeroed; the others are. The frames are the
     /// caller's alone (but for a reader's passing try-get through a stale entry, see
-    /// <see cref="FindGetReadRun"/>), each with two references (the page cache's and the caller's): it fills
-    /// them, then <see cref="AddToPageCache"/> publishes them and it adds them to the LRU.
+    /// <see cref="FindGetReadRun"/>), each with two references (the page cache's and the
+    /// caller's): it fills them, then <see cref="AddToPageCache"/> publishes them and it adds
+    /// them to the LRU.
     /// Returns how many it allocated (at least one, or it throws ENOSPC). The caller holds
     /// the inode lock, so the holes stay holes until it adds the pages.
     /// </summary>
-    private static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns)
+    internal static int AllocateRun(Inode inode, long index, long writeStart, long writeEnd, Span<int> pfns)
     {
         var sb = inode.Sb;
         var memory = sb.Memory;
@@ -600,52 +602,44 @@ internal static partial class PageCache
     /// node cannot be allocated, nothing is added: the frames are freed, their blocks
     /// uncharged, and it throws.
     /// </summary>
-    private static void AddToPageCache(Inode inode, long index, ReadOnlySpan<int> pfns)
+    internal static void AddToPageCache(Inode inode, long index, ReadOnlySpan<int> pfns)
     {
         var added = 0;
-        long found = 0;
+        var done = false;
         try
         {
             using (inode.MappingLock.Hold())
             {
-                for (; added < pfns.Length; added++)
+                try
                 {
-                    found = inode.Pages.Set(index + added, PageCacheTree.FrameEntry(pfns[added]));
-                    if (found != 0)
+                    for (; added < pfns.Length; added++)
                     {
-                        inode.Pages.Set(index + added, found); // no allocation: the node is there
-                        break;
+                        var found = inode.Pages.Set(index + added, PageCacheTree.FrameEntry(pfns[added]));
+                        if (found != 0)
+                        {
+                            inode.Pages.Set(index + added, found); // no allocation: the node is there
+                            throw new InvalidOperationException($"page cache slot {index + added} of inode {inode.Ino} is not a hole");
+                        }
                     }
-                }
 
-                if (found != 0)
+                    done = true;
+                }
+                finally
                 {
-                    for (var i = 0; i < added; i++)
+                    // Take out what went in (erasing allocates nothing), still under the lock.
+                    for (var i = 0; !done && i < added; i++)
                     {
                         inode.Pages.Set(index + i, 0);
                     }
                 }
             }
         }
-        catch
+        finally
         {
-            // Set failed to allocate a node: take out what went in (erasing allocates nothing).
-            using (inode.MappingLock.Hold())
+            if (!done)
             {
-                for (var i = 0; i < added; i++)
-                {
-                    inode.Pages.Set(index + i, 0);
-                }
+                AbandonFrames(inode, pfns);
             }
-
-            AbandonFrames(inode, pfns);
-            throw;
-        }
-
-        if (found != 0)
-        {
-            AbandonFrames(inode, pfns);
-            throw new InvalidOperationException($"page cache slot {index + added} of inode {inode.Ino} is not a hole");
         }
 
         inode.Alloced += pfns.Length;
