@@ -67,14 +67,14 @@ internal static partial class PageCache
             try
             {
                 AllocateRun(inode, index, 0, 0, one);
+                AddToPageCache(inode, index, one); // on failure it has freed the frame itself
             }
-            catch (TmpfsException)
+            catch
             {
                 UndoAllocated(inode, added);
                 throw;
             }
 
-            AddToPageCache(inode, index, one);
             sb.Memory.Lru.Add(one[0]);
             sb.Frames.PutPage(one[0]);
             added.Add(index);
