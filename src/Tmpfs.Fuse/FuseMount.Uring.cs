@@ -58,6 +58,34 @@ public sealed partial class FuseMount
         }
     }
 
+    /// <summary>
+    /// enable_uring when no io_uring mount of this process holds it for its INIT (then it is
+    /// as it was before any of them switched it), waiting up to <paramref name="timeout"/> for
+    /// such a moment; null when that never came or the parameter does not exist. For tests,
+    /// which run mounts of other tests meanwhile.
+    /// </summary>
+    internal static bool? IoUringEnabledAtRest(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            lock (ParameterGate)
+            {
+                if (parameterUsers == 0)
+                {
+                    return IoUringEnabled();
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                return null;
+            }
+
+            Thread.Sleep(10);
+        }
+    }
+
     /// <summary>The possible CPUs (/sys/devices/system/cpu/possible): the kernel's number of queues (num_possible_cpus).</summary>
     internal static int PossibleCpus()
     {

@@ -6,6 +6,8 @@ namespace Tmpfs.Fuse.Tests;
 /// <summary>Real programs and System.IO on a mounted tmpfs of the engine.</summary>
 public sealed class MountTests
 {
+    private static readonly TimeSpan RestTimeout = TimeSpan.FromSeconds(20);
+
     private static void Ok((int Exit, string Out, string Err) r, MountedTmpfs m)
     {
         Assert.True(r.Exit == 0, $"exit {r.Exit}\nstdout: {r.Out}\nstderr: {r.Err}\nserver log: {m.Log}");
@@ -319,12 +321,12 @@ public sealed class MountTests
     {
         MountedTmpfs.SkipUnlessCanMount();
         MountedTmpfs.SkipUnlessIoUring();
-        var before = FuseMount.IoUringEnabled();
+        var before = FuseMount.IoUringEnabledAtRest(RestTimeout); // other tests' mounts switch it for their INITs
         using (var m = new MountedTmpfs(ioUring: true))
         {
             // On switched enable_uring for the INIT only: it is back as it was while the
             // connection keeps serving through its rings.
-            Assert.Equal(before, FuseMount.IoUringEnabled());
+            Assert.Equal(before, FuseMount.IoUringEnabledAtRest(RestTimeout));
             Ok(m.Sh("mkdir d && echo hello > d/f && cat d/f && ls -l d | wc -l && dd if=/dev/urandom of=big bs=1M count=3 status=none && cmp big big"), m);
             Assert.True(m.Mount.RingRequests > 0, "no request came through the rings");
             var counts = m.Mount.RequestCounts();
@@ -334,7 +336,7 @@ public sealed class MountTests
             Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
         }
 
-        Assert.Equal(before, FuseMount.IoUringEnabled());
+        Assert.Equal(before, FuseMount.IoUringEnabledAtRest(RestTimeout));
     }
 
     /// <summary>
@@ -347,7 +349,7 @@ public sealed class MountTests
     {
         MountedTmpfs.SkipUnlessCanMount();
         MountedTmpfs.SkipUnlessIoUring();
-        var before = FuseMount.IoUringEnabled();
+        var before = FuseMount.IoUringEnabledAtRest(RestTimeout); // other tests' mounts switch it for their INITs
         using (var m = new MountedTmpfs(mountOptions: new FuseMountOptions { IoUringRegisterQid = q => q == 0 ? 4000 : q }, ioUring: true))
         {
             var work = Task.Run(() => m.Sh("mkdir d && echo hello > d/f && cat d/f"));
@@ -361,7 +363,7 @@ public sealed class MountTests
             Assert.Equal(m.Memory.TotalBytes, m.Memory.FreeBytes);
         }
 
-        Assert.Equal(before, FuseMount.IoUringEnabled());
+        Assert.Equal(before, FuseMount.IoUringEnabledAtRest(RestTimeout));
     }
 
     [SkippableFact]
